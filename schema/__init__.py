@@ -1,0 +1,1 @@
+"""The Strawberry GraphQL layer: types and thin resolvers over ``server`` services."""

@@ -1,0 +1,105 @@
+"""Maps every GraphQL error to a code and masks unexpected ones.
+
+Request errors (parse, validation, variable coercion) have no path; execution
+errors carry the project's own exception, or else are internal and masked.
+"""
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry import Schema
+from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext, ExecutionResult
+
+from server import metrics
+from server.errors import ErrorCode, OpsGraphError
+from server.request_context import current_request_id
+
+logger = logging.getLogger("opsgraph.graphql")
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+INTERNAL_MESSAGE = "Internal server error; quote the request ID when reporting it."
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    return error.path is not None and not isinstance(error.original_error, OpsGraphError)
+
+
+def _request_error_code(error: GraphQLError) -> str:
+    if error.message.startswith("Syntax Error"):
+        return PARSE_FAILED
+    if error.message.startswith("Variable '$"):
+        return ErrorCode.BAD_USER_INPUT.value
+    return VALIDATION_FAILED
+
+
+def error_extensions(error: GraphQLError) -> dict[str, Any]:
+    original = error.original_error
+    extensions: dict[str, Any] = dict(error.extensions or {})
+    if isinstance(original, OpsGraphError):
+        extensions["code"] = original.code.value
+        if original.field is not None:
+            extensions["field"] = original.field
+    elif _is_internal(error):
+        extensions = {"code": ErrorCode.INTERNAL.value}
+    else:
+        extensions.setdefault("code", _request_error_code(error))
+    request_id = current_request_id()
+    if request_id is not None:
+        extensions["requestId"] = request_id
+    return extensions
+
+
+class CodedErrors(MaskErrors):
+    """MaskErrors that also puts ``extensions.code`` and the request ID on every error."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_internal, error_message=INTERNAL_MESSAGE)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = []
+        for error in errors:
+            extensions = error_extensions(error)
+            metrics.graphql_errors.labels(code=extensions["code"]).inc()
+            message = INTERNAL_MESSAGE if _is_internal(error) else error.message
+            processed.append(
+                GraphQLError(
+                    message,
+                    nodes=error.nodes,
+                    source=error.source,
+                    positions=error.positions,
+                    path=error.path,
+                    original_error=None,
+                    extensions=extensions,
+                )
+            )
+        return processed
+
+
+class OpsGraphSchema(Schema):
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        # Errors raised while parsing escape the extensions' operation hook.
+        if result.errors and any("code" not in (e.extensions or {}) for e in result.errors):
+            coder = CodedErrors()
+            result.errors = [
+                error if "code" in (error.extensions or {}) else coder._process_errors([error])[0]
+                for error in result.errors
+            ]
+        return result
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            original = error.original_error
+            if _is_internal(error) and original is not None:
+                logger.error(
+                    "unexpected error in %s",
+                    ".".join(str(part) for part in error.path or []),
+                    exc_info=(type(original), original, original.__traceback__),
+                )
+            else:
+                logger.debug("graphql error: %s", error.message)

@@ -1,0 +1,20 @@
+import strawberry
+
+from server.matchers import Matcher
+from server.matchers import MatchOp as MatchOpEnum
+
+MatchOp = strawberry.enum(MatchOpEnum, name="MatchOp")
+
+
+@strawberry.input
+class MatcherInput:
+    label: str
+    op: MatchOp  # type: ignore[valid-type]
+    value: str
+
+    def to_matcher(self) -> Matcher:
+        return Matcher(label=self.label, op=self.op, value=self.value)
+
+
+def to_matchers(inputs: list[MatcherInput] | None) -> list[Matcher]:
+    return [item.to_matcher() for item in inputs or []]

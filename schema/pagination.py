@@ -1,0 +1,75 @@
+"""Relay-style connections built from ``server.pagination.Page``."""
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import strawberry
+from sqlalchemy import Select
+
+from schema.context import Info
+from server import pagination
+from server.pagination import OrderColumns, Page
+
+NodeT = TypeVar("NodeT")
+RowT = TypeVar("RowT")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[NodeT]):
+    cursor: str
+    node: NodeT
+
+
+@strawberry.type
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: PageInfo
+    count_total: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="Rows matching the filter, over all pages.")
+    async def total_count(self) -> int:
+        return await self.count_total()
+
+    @classmethod
+    def from_page(
+        cls,
+        page: Page[RowT],
+        convert: Callable[[RowT], NodeT],
+        count_total: Callable[[], Awaitable[int]],
+    ) -> "Connection[NodeT]":
+        return cls(
+            edges=[
+                Edge(cursor=cursor, node=convert(item))
+                for item, cursor in zip(page.items, page.cursors, strict=True)
+            ],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+            count_total=count_total,
+        )
+
+
+async def connection(
+    info: Info,
+    query: Select[RowT],
+    order: OrderColumns,
+    convert: Callable[[RowT], NodeT],
+    *,
+    first: int | None,
+    after: str | None,
+) -> Connection[NodeT]:
+    """One page of ``query``, newest first, as a connection; totalCount only on demand."""
+    context = info.context
+    request = context.page_request(first, after)
+    async with context.session() as session:
+        page = await pagination.paginate(session, query, order, request)
+
+    async def count_total() -> int:
+        async with context.session() as session:
+            return await pagination.count_rows(session, query)
+
+    return Connection.from_page(page, convert, count_total)

@@ -1,0 +1,35 @@
+"""The schema: per-domain roots merged into Query and Mutation."""
+
+from collections.abc import Callable
+
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from schema.access import AccessMutation, AccessQuery
+from schema.audit import AuditQuery
+from schema.errors import CodedErrors, OpsGraphSchema
+from schema.limits import limit_extensions
+from schema.observability import ObservabilityQuery
+from schema.signals import SignalMutation, SignalQuery
+from schema.telemetry import OperationMetrics
+from server.settings import Settings
+
+Query = merge_types("Query", (AccessQuery, SignalQuery, ObservabilityQuery, AuditQuery))
+Mutation = merge_types("Mutation", (AccessMutation, SignalMutation))
+
+
+def build_schema(settings: Settings) -> OpsGraphSchema:
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        ParserCache,
+        ValidationCache,
+        *limit_extensions(settings),
+        OperationMetrics,
+        CodedErrors,
+    ]
+    return OpsGraphSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(),
+    )

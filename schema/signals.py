@@ -1,0 +1,158 @@
+"""Signals: ingestion, listing and time series."""
+
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.audited import audited_mutation
+from schema.context import Info
+from schema.ids import to_id
+from schema.matchers import MatcherInput, to_matchers
+from schema.pagination import Connection, connection
+from schema.permissions import CanRead
+from server.auth import Permission
+from server.signals import series as series_service
+from server.signals import service as signal_service
+from server.signals.models import Signal as SignalRow
+from server.signals.validation import SampleInput
+
+Aggregate = strawberry.enum(series_service.Aggregate, name="Aggregate")
+
+
+@strawberry.input
+class SignalInput:
+    service: str
+    name: str
+    value: float
+    ts: datetime | None = None
+    labels: JSON | None = None
+
+
+@strawberry.input
+class SignalFilter:
+    service: str | None = None
+    name: str | None = None
+    labels: list[MatcherInput] | None = None
+    from_: datetime | None = strawberry.field(default=None, name="from")
+    to: datetime | None = None
+
+
+@strawberry.type(name="Signal")
+class SignalType:
+    id: strawberry.ID
+    service: str
+    name: str
+    value: float
+    labels: JSON
+    ts: datetime
+
+    @classmethod
+    def from_model(cls, row: SignalRow) -> "SignalType":
+        return cls(
+            id=to_id(row.id),
+            service=row.service,
+            name=row.name,
+            value=row.value,
+            labels=JSON(row.labels),
+            ts=row.ts,
+        )
+
+
+@strawberry.type
+class IngestRejection:
+    index: int
+    reason: str
+
+
+@strawberry.type
+class IngestResult:
+    accepted: int
+    rejected: list[IngestRejection]
+
+    def audit_target(self) -> str:
+        return f"signals:accepted={self.accepted},rejected={len(self.rejected)}"
+
+
+@strawberry.type
+class SeriesPoint:
+    ts: datetime = strawberry.field(description="Start of the bucket.")
+    value: float
+    count: int = strawberry.field(description="Samples in the bucket.")
+
+
+@strawberry.type
+class SignalQuery:
+    @strawberry.field(permission_classes=[CanRead])
+    async def signals(
+        self,
+        info: Info,
+        filter: SignalFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[SignalType]:
+        context = info.context
+        given = filter or SignalFilter()
+        query = signal_service.signals_query(
+            workspace_id=context.principal.workspace_id,
+            filter_=signal_service.SignalFilter(
+                service=given.service,
+                name=given.name,
+                matchers=to_matchers(given.labels),
+                from_=given.from_,
+                to=given.to,
+            ),
+        )
+        order = [SignalRow.ts, SignalRow.id]
+        return await connection(info, query, order, SignalType.from_model, first=first, after=after)
+
+    @strawberry.field(permission_classes=[CanRead])
+    async def signal_series(
+        self,
+        info: Info,
+        service: str,
+        name: str,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        step: Annotated[int, strawberry.argument(description="Bucket width in seconds.")],
+        aggregate: Aggregate,  # type: ignore[valid-type]
+        labels: list[MatcherInput] | None = None,
+    ) -> list[SeriesPoint]:
+        request = series_service.SeriesRequest(
+            service=service,
+            name=name,
+            from_=from_,
+            to=to,
+            step=step,
+            aggregate=aggregate,
+            matchers=to_matchers(labels),
+        )
+        async with info.context.session() as session:
+            points = await series_service.compute_series(
+                session, workspace_id=info.context.principal.workspace_id, request=request
+            )
+        return [SeriesPoint(ts=p.ts, value=p.value, count=p.count) for p in points]
+
+
+@strawberry.type
+class SignalMutation:
+    @audited_mutation(Permission.OBSERVABILITY_WRITE, description="Store a batch of samples.")
+    async def ingest_signals(self, info: Info, signals: list[SignalInput]) -> IngestResult:
+        context = info.context
+        items = [
+            SampleInput(service=s.service, name=s.name, value=s.value, ts=s.ts, labels=s.labels)
+            for s in signals
+        ]
+        async with context.session() as session:
+            outcome = await signal_service.ingest(
+                session,
+                workspace_id=context.principal.workspace_id,
+                items=items,
+                clock=context.services.clock,
+                max_batch=context.services.settings.max_ingest_batch,
+            )
+        return IngestResult(
+            accepted=outcome.accepted,
+            rejected=[IngestRejection(index=r.index, reason=r.reason) for r in outcome.rejected],
+        )

@@ -1,0 +1,1 @@
+"""opsgraph runtime: settings, app factory, database, bus, auth, jobs and domains."""

@@ -1,0 +1,156 @@
+"""Workspaces and API keys: creation, revocation, lookup."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.access import secrets as key_secrets
+from server.access.models import ApiKey, Workspace
+from server.access.roles import Role
+from server.clock import Clock
+from server.errors import Conflict, InvalidInput, NotFound
+
+DEFAULT_WORKSPACE = "default"
+MAX_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly created key and its secret, which is never shown again."""
+
+    api_key: ApiKey
+    secret: str
+
+
+def _clean_name(name: str, *, field: str) -> str:
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"{field} must be 1 to {MAX_NAME_LENGTH} characters", field=field)
+    return cleaned
+
+
+async def _issue_key(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    name: str,
+    role: Role,
+    now: datetime,
+    created_by_key_id: int | None = None,
+    is_bootstrap: bool = False,
+) -> IssuedKey:
+    secret = key_secrets.generate_secret()
+    key = ApiKey(
+        workspace_id=workspace_id,
+        name=name,
+        role=role.value,
+        secret_prefix=key_secrets.display_prefix(secret),
+        secret_sha256=key_secrets.digest(secret),
+        is_bootstrap=is_bootstrap,
+        created_by_key_id=created_by_key_id,
+        created_at=now,
+    )
+    session.add(key)
+    await session.flush()
+    return IssuedKey(api_key=key, secret=secret)
+
+
+async def create_workspace(
+    session: AsyncSession, *, name: str, created_by_key_id: int | None, clock: Clock
+) -> tuple[Workspace, IssuedKey]:
+    workspace = Workspace(name=_clean_name(name, field="name"), created_at=clock.now())
+    try:
+        async with session.begin_nested():
+            session.add(workspace)
+            await session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"a workspace named {workspace.name!r} exists already") from error
+    issued = await _issue_key(
+        session,
+        workspace_id=workspace.id,
+        name="admin",
+        role=Role.ADMIN,
+        now=clock.now(),
+        created_by_key_id=created_by_key_id,
+    )
+    return workspace, issued
+
+
+async def create_api_key(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    name: str,
+    role: Role,
+    created_by_key_id: int,
+    clock: Clock,
+) -> IssuedKey:
+    return await _issue_key(
+        session,
+        workspace_id=workspace_id,
+        name=_clean_name(name, field="name"),
+        role=role,
+        now=clock.now(),
+        created_by_key_id=created_by_key_id,
+    )
+
+
+async def get_api_key(session: AsyncSession, *, workspace_id: int, key_id: int) -> ApiKey:
+    key = await session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.workspace_id == workspace_id)
+    )
+    if key is None:
+        raise NotFound(f"API key {key_id} not found")
+    return key
+
+
+async def revoke_api_key(
+    session: AsyncSession, *, workspace_id: int, key_id: int, clock: Clock
+) -> ApiKey:
+    key = await get_api_key(session, workspace_id=workspace_id, key_id=key_id)
+    if key.revoked_at is not None:
+        raise Conflict(f"API key {key_id} is revoked already")
+    key.revoked_at = clock.now()
+    await session.flush()
+    return key
+
+
+def api_keys_query(*, workspace_id: int) -> Select[ApiKey]:
+    return select(ApiKey).where(ApiKey.workspace_id == workspace_id)
+
+
+async def get_workspace(session: AsyncSession, *, workspace_id: int) -> Workspace:
+    workspace = await session.get(Workspace, workspace_id)
+    if workspace is None:
+        raise NotFound(f"workspace {workspace_id} not found")
+    return workspace
+
+
+async def find_active_key(session: AsyncSession, *, secret_digest: str) -> ApiKey | None:
+    return await session.scalar(
+        select(ApiKey).where(ApiKey.secret_sha256 == secret_digest, ApiKey.revoked_at.is_(None))
+    )
+
+
+async def touch_key(session: AsyncSession, *, key_id: int, now: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+async def bootstrap_admin_key(session: AsyncSession, *, clock: Clock) -> IssuedKey | None:
+    """On an empty database, create the default workspace and its first admin key."""
+    if await session.scalar(select(exists().select_from(Workspace))):
+        return None
+    workspace = Workspace(name=DEFAULT_WORKSPACE, created_at=clock.now())
+    session.add(workspace)
+    await session.flush()
+    return await _issue_key(
+        session,
+        workspace_id=workspace.id,
+        name="bootstrap admin",
+        role=Role.ADMIN,
+        now=clock.now(),
+        is_bootstrap=True,
+    )

@@ -1,0 +1,85 @@
+"""Roles, permissions and the principal behind every request."""
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from server.access import secrets as key_secrets
+from server.access import service as access_service
+from server.access.roles import ROLE_PERMISSIONS, Permission, Role
+from server.clock import Clock
+from server.db import Database
+from server.errors import Forbidden, Unauthenticated
+
+__all__ = ["KeyAuthenticator", "Permission", "Principal", "Role", "parse_bearer"]
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: int
+    key_name: str
+    workspace_id: int
+    role: Role
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        return ROLE_PERMISSIONS[self.role]
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def require(self, permission: Permission) -> None:
+        if not self.can(permission):
+            raise Forbidden(f"this operation needs the {permission.value} permission")
+
+
+def parse_bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <api key>'")
+    return token.strip()
+
+
+class KeyAuthenticator:
+    """Resolves API key secrets to principals, with a short in-process cache.
+
+    A revocation made through this process takes effect at once; one made on
+    another replica within ``cache_seconds``.
+    """
+
+    def __init__(self, db: Database, clock: Clock, *, cache_seconds: float) -> None:
+        self._db = db
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    async def authenticate(self, secret: str) -> Principal:
+        secret_digest = key_secrets.digest(secret)
+        cached = self._cache.get(secret_digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        principal = await self._load(secret_digest)
+        self._cache[secret_digest] = (time.monotonic() + self._cache_seconds, principal)
+        return principal
+
+    async def _load(self, secret_digest: str) -> Principal:
+        async with self._db.reader() as session:
+            key = await access_service.find_active_key(session, secret_digest=secret_digest)
+        if key is None:
+            raise Unauthenticated("invalid or revoked API key")
+        now = self._clock.now()
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            async with self._db.transaction() as session:
+                await access_service.touch_key(session, key_id=key.id, now=now)
+        return Principal(
+            key_id=key.id, key_name=key.name, workspace_id=key.workspace_id, role=Role(key.role)
+        )
+
+    def forget_key(self, key_id: int) -> None:
+        for digest_, (_, principal) in list(self._cache.items()):
+            if principal.key_id == key_id:
+                del self._cache[digest_]

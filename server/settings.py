@@ -1,0 +1,63 @@
+"""One typed settings object, read from ``OPSGRAPH_*`` environment variables."""
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Defaults run the embedded mode: a SQLite file and the in-memory bus."""
+
+    model_config = SettingsConfigDict(env_prefix="OPSGRAPH_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./var/opsgraph.db"
+    redis_url: str = "memory://"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    environment: Environment = Environment.DEVELOPMENT
+    backup_dir: Path = Path("./var/backups")
+    allow_loopback_webhooks: bool = False
+
+    log_level: str = "INFO"
+    playground: bool = True
+    introspection: bool = True
+
+    max_page_size: int = Field(default=500, ge=1)
+    default_page_size: int = Field(default=50, ge=1)
+    max_ingest_batch: int = Field(default=10_000, ge=1)
+    max_query_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=30, ge=1)
+    max_tokens: int = Field(default=5_000, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    rate_limit_per_minute: int = Field(default=6_000, ge=0)
+    key_cache_seconds: float = Field(default=5.0, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @property
+    def playground_enabled(self) -> bool:
+        return self.playground and not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection and not self.is_production
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Observability signals: samples of (service, name, value, labels, ts)."""

@@ -1,0 +1,132 @@
+"""Signal ingestion, listing and per-service overview."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.clock import Clock
+from server.errors import InvalidInput
+from server.matchers import Matcher, validate_matchers
+from server.signals.models import Signal
+from server.signals.validation import Sample, SampleInput, SampleRejected, validate_sample
+
+COPY_COLUMNS = ("workspace_id", "service", "name", "value", "labels", "ts")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    accepted: int
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SignalFilter:
+    service: str | None = None
+    name: str | None = None
+    matchers: list[Matcher] = field(default_factory=list)
+    from_: datetime | None = None
+    to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    service: str
+    signal_count: int
+    series_names: int
+    last_seen_at: datetime | None
+
+
+async def ingest(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    items: list[SampleInput],
+    clock: Clock,
+    max_batch: int,
+) -> IngestOutcome:
+    """Store the valid samples of a batch in the caller's transaction; report the rest."""
+    if len(items) > max_batch:
+        raise InvalidInput(f"a batch holds at most {max_batch} signals", field="signals")
+    now = clock.now()
+    samples: list[Sample] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            samples.append(validate_sample(item, now=now))
+        except SampleRejected as error:
+            rejected.append(Rejection(index=index, reason=str(error)))
+    if samples:
+        await _store(session, workspace_id=workspace_id, samples=samples)
+    return IngestOutcome(accepted=len(samples), rejected=rejected)
+
+
+async def _store(session: AsyncSession, *, workspace_id: int, samples: list[Sample]) -> None:
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        raw = await connection.get_raw_connection()
+        records = [
+            (workspace_id, s.service, s.name, s.value, json.dumps(s.labels), s.ts) for s in samples
+        ]
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            Signal.__tablename__, records=records, columns=COPY_COLUMNS
+        )
+        return
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "service": s.service,
+            "name": s.name,
+            "value": s.value,
+            "labels": s.labels,
+            "ts": s.ts,
+        }
+        for s in samples
+    ]
+    await session.execute(insert(Signal), rows)
+
+
+def signals_query(*, workspace_id: int, filter_: SignalFilter) -> Select[Signal]:
+    query = select(Signal).where(Signal.workspace_id == workspace_id)
+    if filter_.service is not None:
+        query = query.where(Signal.service == filter_.service)
+    if filter_.name is not None:
+        query = query.where(Signal.name == filter_.name)
+    if filter_.from_ is not None:
+        query = query.where(Signal.ts >= filter_.from_)
+    if filter_.to is not None:
+        query = query.where(Signal.ts < filter_.to)
+    for matcher in validate_matchers(filter_.matchers, field="filter.labels"):
+        query = query.where(matcher.to_sql(Signal.labels))
+    return query
+
+
+async def service_summaries(session: AsyncSession, *, workspace_id: int) -> list[ServiceSummary]:
+    rows = await session.execute(
+        select(
+            Signal.service,
+            func.count(),
+            func.count(func.distinct(Signal.name)),
+            func.max(Signal.ts),
+        )
+        .where(Signal.workspace_id == workspace_id)
+        .group_by(Signal.service)
+        .order_by(Signal.service)
+    )
+    return [
+        ServiceSummary(
+            service=service,
+            signal_count=count,
+            series_names=names,
+            last_seen_at=last_seen,
+        )
+        for service, count, names, last_seen in rows.all()
+    ]

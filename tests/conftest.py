@@ -1,0 +1,175 @@
+"""Fixtures: the suite runs once per configured backend.
+
+The embedded default (SQLite file + memory:// bus) always runs. PostgreSQL +
+Redis run too when ``OPSGRAPH_TEST_DATABASE_URL`` (an admin URL of a server,
+e.g. ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``) and
+``OPSGRAPH_TEST_REDIS_URL`` are set; each run gets a fresh database.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from server.app import create_app
+from server.cli import bootstrap, migrate
+from server.clock import FrozenClock
+from server.services import Services
+from server.settings import Settings
+from tests.graphql_client import GraphQLClient
+
+START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    database_url: str
+    redis_url: str
+
+
+def _backend_names() -> list[str]:
+    names = ["sqlite"]
+    if os.environ.get("OPSGRAPH_TEST_DATABASE_URL"):
+        names.append("postgresql")
+    return names
+
+
+@pytest.fixture(scope="session", params=_backend_names())
+async def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "opsgraph.db"
+        yield Backend("sqlite", f"sqlite+aiosqlite:///{path}", "memory://")
+        return
+    admin_url = make_url(os.environ["OPSGRAPH_TEST_DATABASE_URL"])
+    name = f"opsgraph_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield Backend(
+            "postgresql",
+            admin_url.set(database=name).render_as_string(hide_password=False),
+            os.environ.get("OPSGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        )
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+def make_settings(backend: Backend, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": backend.database_url,
+        "redis_url": backend.redis_url,
+        "backup_dir": Path("/tmp/opsgraph-test-backups"),
+        "allow_loopback_webhooks": True,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def settings(backend: Backend) -> Settings:
+    return make_settings(backend)
+
+
+@pytest.fixture(scope="session")
+async def root_key(settings: Settings) -> str:
+    await migrate(settings)
+    secret = await bootstrap(settings)
+    assert secret is not None, "a fresh database must get a bootstrap key"
+    return secret
+
+
+@pytest.fixture(scope="session")
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, root_key: str, clock: FrozenClock) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def services(app: FastAPI) -> Services:
+    services: Services = app.state.services
+    return services
+
+
+@pytest.fixture(scope="session")
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://opsgraph.test") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def gql(http: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: str
+    name: str
+    admin: str
+    developer: str
+    viewer: str
+
+
+CREATE_WORKSPACE = """
+mutation($name: String!) {
+  createWorkspace(name: $name) { workspace { id name } secret }
+}"""
+CREATE_KEY = """
+mutation($name: String!, $role: Role!) {
+  createApiKey(name: $name, role: $role) { apiKey { id } secret }
+}"""
+
+
+async def make_workspace(gql: GraphQLClient, root_key: str) -> Workspace:
+    name = f"ws-{uuid.uuid4().hex[:10]}"
+    created = (await gql.data(CREATE_WORKSPACE, {"name": name}, key=root_key))["createWorkspace"]
+    admin = created["secret"]
+    keys = {}
+    for role in ("DEVELOPER", "VIEWER"):
+        issued = await gql.data(CREATE_KEY, {"name": role.lower(), "role": role}, key=admin)
+        keys[role] = issued["createApiKey"]["secret"]
+    return Workspace(
+        id=created["workspace"]["id"],
+        name=name,
+        admin=admin,
+        developer=keys["DEVELOPER"],
+        viewer=keys["VIEWER"],
+    )
+
+
+@pytest.fixture
+async def workspace(gql: GraphQLClient, root_key: str) -> Workspace:
+    return await make_workspace(gql, root_key)
+
+
+@pytest.fixture
+async def other_workspace(gql: GraphQLClient, root_key: str) -> Workspace:
+    return await make_workspace(gql, root_key)
+
+
+@pytest.fixture
+def restore_clock(clock: FrozenClock) -> Iterator[FrozenClock]:
+    saved = clock.now()
+    yield clock
+    clock.set(saved)
