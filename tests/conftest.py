@@ -9,6 +9,7 @@ e.g. ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``) and
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,3 +174,13 @@ def restore_clock(clock: FrozenClock) -> Iterator[FrozenClock]:
     saved = clock.now()
     yield clock
     clock.set(saved)
+
+
+@asynccontextmanager
+async def running_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[GraphQLClient]:
+    """A separate app (e.g. with other limits) sharing the session's database."""
+    application = create_app(settings, clock=clock)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://other.test") as client:
+            yield GraphQLClient(client)

@@ -1,0 +1,66 @@
+"""Health, readiness, metrics and request IDs in SQL."""
+
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from server.clock import FrozenClock
+from server.services import Services
+from tests.conftest import Backend, Workspace, make_settings, running_app
+from tests.graphql_client import GraphQLClient
+
+
+async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"database": True, "bus": True}}
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    unreachable = "postgresql+asyncpg://postgres@127.0.0.1:9/opsgraph"
+    settings = make_settings(backend, database_url=unreachable, redis_url="memory://")
+    async with running_app(settings, clock) as client:
+        response = await client.http.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": False, "bus": True}
+        assert (await client.http.get("/healthz")).status_code == 200
+
+
+async def test_metrics_expose_durations_and_errors_by_code(
+    gql: GraphQLClient, workspace: Workspace
+) -> None:
+    await gql.data("{ me { role } }", key=workspace.viewer)
+    await gql.execute("{ me { role } }", key="og_wrong")
+    text = (await gql.http.get("/metrics")).text
+    assert 'opsgraph_http_request_duration_seconds_count{method="POST",route="/graphql"' in text
+    assert (
+        'opsgraph_graphql_operation_duration_seconds_count{operation_type="query",root_fields="me"}'
+        in text
+    )
+    assert 'opsgraph_graphql_errors_total{code="UNAUTHENTICATED"}' in text
+
+
+async def test_sql_statements_carry_the_request_id(
+    gql: GraphQLClient, workspace: Workspace, services: Services
+) -> None:
+    statements: list[str] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        await gql.post(
+            "{ signals { totalCount } }",
+            key=workspace.viewer,
+            headers={"X-Request-ID": "sql-tag-7"},
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    tagged = [s for s in statements if s.startswith("/* request_id=sql-tag-7 */")]
+    assert any("signals" in s for s in tagged), statements
