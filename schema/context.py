@@ -94,9 +94,14 @@ class Context(BaseContext):
             raise RuntimeError("after_commit needs an open unit of work")
         writer.after_commit.append(callback)
 
+    def authenticate(self, principal: Principal) -> None:
+        """Set the principal of a websocket connection after ``connection_init``."""
+        self._principal = principal
+        self._auth_error = None
+
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
-        async with self.services.db.transaction() as session:
+        async with self.services.outbox.transaction() as session:
             work = _UnitOfWork(session)
             token = _unit_of_work.set(work)
             try:

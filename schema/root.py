@@ -9,14 +9,17 @@ from strawberry.tools import merge_types
 from schema.access import AccessMutation, AccessQuery
 from schema.audit import AuditQuery
 from schema.errors import CodedErrors, OpsGraphSchema
+from schema.events import EventSubscription
 from schema.limits import limit_extensions
 from schema.observability import ObservabilityQuery
 from schema.signals import SignalMutation, SignalQuery
+from schema.tasks import TaskMutation, TaskQuery
 from schema.telemetry import OperationMetrics
 from server.settings import Settings
 
-Query = merge_types("Query", (AccessQuery, SignalQuery, ObservabilityQuery, AuditQuery))
-Mutation = merge_types("Mutation", (AccessMutation, SignalMutation))
+Query = merge_types("Query", (AccessQuery, SignalQuery, ObservabilityQuery, TaskQuery, AuditQuery))
+Mutation = merge_types("Mutation", (AccessMutation, SignalMutation, TaskMutation))
+Subscription = merge_types("Subscription", (EventSubscription,))
 
 
 def build_schema(settings: Settings) -> OpsGraphSchema:
@@ -30,6 +33,7 @@ def build_schema(settings: Settings) -> OpsGraphSchema:
     return OpsGraphSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(),
     )

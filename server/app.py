@@ -31,12 +31,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await services.bus.connect()
+        await services.start()
         try:
             yield
         finally:
-            await services.bus.disconnect()
-            await services.db.dispose()
+            await services.stop()
 
     app = FastAPI(title="opsgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
@@ -55,8 +54,10 @@ def _graphql_router(settings: Settings) -> OpsGraphRouter:
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
-        connection_init_wait_timeout=timedelta(seconds=5),
-        max_subscriptions_per_connection=20,
+        connection_init_wait_timeout=timedelta(seconds=settings.websocket_init_timeout_seconds),
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        keep_alive=True,
+        keep_alive_interval=15,
     )
 
 

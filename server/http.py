@@ -11,10 +11,12 @@ from cross_web import HTTPException as GraphQLHTTPException
 from fastapi import Request, Response
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from schema.context import Context
 from server import metrics
@@ -206,6 +208,19 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 class OpsGraphRouter(GraphQLRouter[Context, None]):
     """GraphQL over HTTP, with ``application/graphql-response+json`` and its status codes."""
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a websocket from its ``connection_init`` payload."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if authorization is None and params.get("apiKey"):
+            authorization = f"Bearer {params['apiKey']}"
+        principal, _ = await _authenticate(context.services, authorization)
+        if principal is None:
+            raise ConnectionRejectionError({"message": "a valid API key is required"})
+        context.authenticate(principal)
+        acknowledged: UnsetType = UNSET
+        return acknowledged
 
     async def get_sub_response(self, request: Request) -> Response:
         response: Response = self.temporal_response  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """Prometheus metrics of the process, exposed on ``/metrics``."""
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 registry = CollectorRegistry(auto_describe=True)
 
@@ -20,5 +20,31 @@ graphql_errors = Counter(
     "opsgraph_graphql_errors_total",
     "GraphQL errors returned, by error code.",
     ["code"],
+    registry=registry,
+)
+live_subscriptions = Gauge(
+    "opsgraph_live_subscriptions", "Event subscriptions open on this process.", registry=registry
+)
+events_published = Counter(
+    "opsgraph_events_published_total",
+    "Events sequenced and announced on the bus.",
+    registry=registry,
+)
+events_delivered = Counter(
+    "opsgraph_events_delivered_total",
+    "Events delivered to subscribers, by stream.",
+    ["stream"],
+    registry=registry,
+)
+event_delivery_lag = Histogram(
+    "opsgraph_event_delivery_lag_seconds",
+    "Time from an event's occurrence to its delivery to a subscriber.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=registry,
+)
+job_runs = Counter(
+    "opsgraph_job_runs_total",
+    "Task and periodic job runs by kind and outcome.",
+    ["kind", "outcome"],
     registry=registry,
 )

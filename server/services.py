@@ -6,7 +6,11 @@ from server.auth import KeyAuthenticator
 from server.bus import EventBus
 from server.clock import Clock
 from server.db import Database
+from server.events.feed import EventFeed
+from server.events.outbox import Outbox
+from server.jobs import JobRunner
 from server.ratelimit import RateLimiter
+from server.security import inspection
 from server.settings import Settings
 
 
@@ -15,6 +19,9 @@ class Services:
     settings: Settings
     db: Database
     bus: EventBus
+    feed: EventFeed
+    outbox: Outbox
+    runner: JobRunner
     clock: Clock
     authenticator: KeyAuthenticator
     rate_limiter: RateLimiter
@@ -22,11 +29,38 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, clock: Clock) -> "Services":
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        bus = EventBus(settings.redis_url)
+        feed = EventFeed(db, bus, poll_seconds=settings.event_poll_seconds)
+        outbox = Outbox(db, bus, feed)
+        runner = JobRunner(
+            db,
+            outbox,
+            clock,
+            lease=settings.task_lease,
+            poll_seconds=settings.job_poll_seconds,
+            concurrency=settings.job_concurrency,
+        )
+        runner.register(inspection.KIND, inspection.inspection_handler(db, settings, clock))
         return cls(
             settings=settings,
             db=db,
-            bus=EventBus(settings.redis_url),
+            bus=bus,
+            feed=feed,
+            outbox=outbox,
+            runner=runner,
             clock=clock,
             authenticator=KeyAuthenticator(db, clock, cache_seconds=settings.key_cache_seconds),
             rate_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute),
         )
+
+    async def start(self) -> None:
+        await self.bus.connect()
+        await self.feed.start()
+        if self.settings.run_jobs:
+            await self.runner.start()
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        await self.feed.stop()
+        await self.bus.disconnect()
+        await self.db.dispose()

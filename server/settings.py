@@ -1,5 +1,6 @@
 """One typed settings object, read from ``OPSGRAPH_*`` environment variables."""
 
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +41,15 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=6_000, ge=0)
     key_cache_seconds: float = Field(default=5.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
+
+    run_jobs: bool = True
+    job_concurrency: int = Field(default=2, ge=1)
+    job_poll_seconds: float = Field(default=0.5, gt=0)
+    task_lease: timedelta = timedelta(seconds=30)
+    event_poll_seconds: float = Field(default=1.0, gt=0)
+    event_retention: timedelta = timedelta(days=7)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    websocket_init_timeout_seconds: float = Field(default=5.0, gt=0)
 
     @property
     def is_sqlite(self) -> bool:

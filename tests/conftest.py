@@ -6,7 +6,9 @@ e.g. ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``) and
 ``OPSGRAPH_TEST_REDIS_URL`` are set; each run gets a fresh database.
 """
 
+import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -75,6 +78,9 @@ def make_settings(backend: Backend, **overrides: object) -> Settings:
         "redis_url": backend.redis_url,
         "backup_dir": Path("/tmp/opsgraph-test-backups"),
         "allow_loopback_webhooks": True,
+        "websocket_init_timeout_seconds": 1.0,
+        "event_poll_seconds": 0.2,
+        "job_poll_seconds": 0.1,
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -103,6 +109,22 @@ async def app(settings: Settings, root_key: str, clock: FrozenClock) -> AsyncIte
     application = create_app(settings, clock=clock)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture(scope="session")
+async def live_server(app: FastAPI) -> AsyncIterator[str]:
+    """The session's app served by uvicorn on a loopback port, for websocket clients."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.01)
+    yield f"ws://127.0.0.1:{port}/graphql"
+    server.should_exit = True
+    await serving
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,15 @@
 """Health, readiness, metrics and request IDs in SQL."""
 
+import json
+import logging
 from typing import Any
 
 import httpx
 from sqlalchemy import event
 
 from server.clock import FrozenClock
+from server.logging import JsonFormatter
+from server.request_context import set_request_id
 from server.services import Services
 from tests.conftest import Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
@@ -64,3 +68,20 @@ async def test_sql_statements_carry_the_request_id(
         event.remove(engine, "before_cursor_execute", capture)
     tagged = [s for s in statements if s.startswith("/* request_id=sql-tag-7 */")]
     assert any("signals" in s for s in tagged), statements
+
+
+def test_logs_are_json_lines_with_the_request_id() -> None:
+    formatter = JsonFormatter()
+    set_request_id("log-req-9")
+    try:
+        record = logging.makeLogRecord(
+            {"name": "opsgraph.http", "levelname": "INFO", "msg": "GET %s", "args": ("/x",)}
+        )
+        record.__dict__["status"] = 200
+        line = json.loads(formatter.format(record))
+    finally:
+        set_request_id(None)
+    assert line["message"] == "GET /x"
+    assert line["request_id"] == "log-req-9"
+    assert line["status"] == 200
+    assert line["level"] == "INFO"

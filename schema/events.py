@@ -1,0 +1,81 @@
+"""Event envelopes and the live, resumable subscriptions."""
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.context import Info
+from schema.ids import parse_id
+from schema.permissions import CanRead
+from server.events import service as events
+from server.events.service import EventRecord, Stream
+from server.events.stream import Scope, follow
+
+
+@strawberry.type
+class EventEnvelope:
+    schema: str
+    cursor: str
+    type: str
+    occurred_at: datetime
+    workspace: strawberry.ID
+    payload: JSON
+
+    @classmethod
+    def from_record(cls, record: EventRecord) -> "EventEnvelope":
+        return cls(
+            schema=record.schema,
+            cursor=record.cursor,
+            type=record.type,
+            occurred_at=record.occurred_at,
+            workspace=strawberry.ID(str(record.workspace_id)),
+            payload=JSON(record.payload),
+        )
+
+
+@strawberry.input
+class AlertEventFilter:
+    services: list[str] | None = None
+    severities: list[str] | None = None
+    types: list[str] | None = None
+
+    def accepts(self, record: EventRecord) -> bool:
+        return (
+            (not self.services or record.service in self.services)
+            and (not self.severities or record.severity in self.severities)
+            and (not self.types or record.type in self.types)
+        )
+
+
+async def _stream(info: Info, scope: Scope, after: str | None) -> AsyncGenerator[EventEnvelope]:
+    services = info.context.services
+    start = events.parse_cursor(after)
+    async for record in follow(services.db, services.feed, services.clock, scope, after=start):
+        yield EventEnvelope.from_record(record)
+
+
+@strawberry.type
+class EventSubscription:
+    @strawberry.subscription(permission_classes=[CanRead])
+    async def alert_events(
+        self, info: Info, filter: AlertEventFilter | None = None, after: str | None = None
+    ) -> AsyncGenerator[EventEnvelope]:
+        chosen = filter or AlertEventFilter()
+        scope = Scope(Stream.ALERT, info.context.principal.workspace_id, chosen.accepts)
+        async for envelope in _stream(info, scope, after):
+            yield envelope
+
+    @strawberry.subscription(permission_classes=[CanRead])
+    async def task_events(
+        self, info: Info, task_id: strawberry.ID | None = None, after: str | None = None
+    ) -> AsyncGenerator[EventEnvelope]:
+        wanted = parse_id(task_id, field="taskId") if task_id is not None else None
+        scope = Scope(
+            Stream.TASK,
+            info.context.principal.workspace_id,
+            lambda record: wanted is None or record.subject_id == wanted,
+        )
+        async for envelope in _stream(info, scope, after):
+            yield envelope

@@ -1,0 +1,115 @@
+"""Tasks: long operations started by a mutation that returns at once."""
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from schema.audited import audited_mutation
+from schema.context import Info
+from schema.ids import parse_id, to_id
+from schema.pagination import Connection, connection
+from schema.permissions import CanRead
+from server.auth import Permission
+from server.security import inspection
+from server.tasks import service as task_service
+from server.tasks.models import Task as TaskRow
+
+TaskStatus = strawberry.enum(task_service.TaskStatus, name="TaskStatus")
+
+
+@strawberry.type(name="Task")
+class TaskType:
+    id: strawberry.ID
+    kind: str
+    status: TaskStatus  # type: ignore[valid-type]
+    progress: float
+    result: JSON | None
+    error: str | None
+    attempts: int
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_model(cls, row: TaskRow) -> "TaskType":
+        return cls(
+            id=to_id(row.id),
+            kind=row.kind,
+            status=task_service.TaskStatus(row.status),
+            progress=row.progress,
+            result=JSON(row.result) if row.result is not None else None,
+            error=row.error,
+            attempts=row.attempts,
+            cancel_requested=row.cancel_requested,
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+        )
+
+
+@strawberry.type
+class TaskQuery:
+    @strawberry.field(permission_classes=[CanRead])
+    async def task(self, info: Info, id: strawberry.ID) -> TaskType | None:
+        context = info.context
+        async with context.session() as session:
+            rows = await session.scalars(
+                task_service.tasks_query(workspace_id=context.principal.workspace_id).where(
+                    TaskRow.id == parse_id(id)
+                )
+            )
+            row = rows.first()
+        return TaskType.from_model(row) if row else None
+
+    @strawberry.field(permission_classes=[CanRead])
+    async def tasks(
+        self,
+        info: Info,
+        status: TaskStatus | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[TaskType]:
+        query = task_service.tasks_query(
+            workspace_id=info.context.principal.workspace_id, status=status
+        )
+        return await connection(
+            info, query, [TaskRow.id], TaskType.from_model, first=first, after=after
+        )
+
+
+async def start_task(info: Info, kind: str) -> TaskType:
+    context = info.context
+    async with context.session() as session:
+        task = await task_service.enqueue(
+            session,
+            workspace_id=context.principal.workspace_id,
+            kind=kind,
+            params={},
+            created_by_key_id=context.principal.key_id,
+            clock=context.services.clock,
+        )
+    context.after_commit(context.services.runner.wake)
+    return TaskType.from_model(task)
+
+
+@strawberry.type
+class TaskMutation:
+    @audited_mutation(
+        Permission.OBSERVABILITY_WRITE, description="Cancel a queued or running task."
+    )
+    async def cancel_task(self, info: Info, id: strawberry.ID) -> TaskType:
+        context = info.context
+        async with context.session() as session:
+            task = await task_service.cancel(
+                session,
+                workspace_id=context.principal.workspace_id,
+                task_id=parse_id(id),
+                clock=context.services.clock,
+            )
+        return TaskType.from_model(task)
+
+    @audited_mutation(Permission.ADMIN, description="Inspect keys and deployment settings.")
+    async def start_security_inspection(self, info: Info) -> TaskType:
+        return await start_task(info, inspection.KIND)

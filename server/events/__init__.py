@@ -1,0 +1,1 @@
+"""The transactional outbox: every watchable change is an event row with a cursor."""

@@ -1,0 +1,185 @@
+"""Appending events, sequencing them after commit, reading them back by cursor."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import Database
+from server.errors import ErrorCode, InvalidInput
+from server.events.models import Event, EventRetention
+
+#: Marks a session that appended events, so its commit is followed by sequencing.
+APPENDED = "opsgraph.events_appended"
+#: PostgreSQL advisory lock serialising the sequencer across replicas.
+SEQUENCER_LOCK = 0x6F70_7367_7270
+
+
+class Stream(StrEnum):
+    ALERT = "alert"
+    TASK = "task"
+
+
+ENVELOPE_SCHEMAS = {
+    Stream.ALERT: "opsgraph.alert-event.v1",
+    Stream.TASK: "opsgraph.task-event.v1",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq: int
+    workspace_id: int
+    stream: Stream
+    type: str
+    subject_id: int | None
+    service: str | None
+    severity: str | None
+    payload: dict[str, Any]
+    occurred_at: datetime
+
+    @property
+    def cursor(self) -> str:
+        return str(self.seq)
+
+    @property
+    def schema(self) -> str:
+        return ENVELOPE_SCHEMAS[self.stream]
+
+    @classmethod
+    def from_model(cls, row: Event) -> "EventRecord":
+        assert row.seq is not None
+        return cls(
+            seq=row.seq,
+            workspace_id=row.workspace_id,
+            stream=Stream(row.stream),
+            type=row.type,
+            subject_id=row.subject_id,
+            service=row.service,
+            severity=row.severity,
+            payload=row.payload,
+            occurred_at=row.occurred_at,
+        )
+
+
+def append(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    stream: Stream,
+    type: str,
+    payload: dict[str, Any],
+    occurred_at: datetime,
+    subject_id: int | None = None,
+    service: str | None = None,
+    severity: str | None = None,
+) -> Event:
+    """Add an event to the caller's transaction; it is delivered once that commits."""
+    event = Event(
+        workspace_id=workspace_id,
+        stream=stream.value,
+        type=type,
+        subject_id=subject_id,
+        service=service,
+        severity=severity,
+        payload=payload,
+        occurred_at=occurred_at,
+    )
+    session.add(event)
+    session.info[APPENDED] = True
+    return event
+
+
+async def assign_sequence(db: Database) -> int | None:
+    """Give committed, unsequenced events the next cursors, in insertion order.
+
+    One sequencer runs at a time (an advisory lock on PostgreSQL, the write
+    lock on SQLite) and commits before the next starts, so readers only ever
+    see a gap-free prefix of cursors. Returns the highest cursor assigned.
+    """
+    async with db.transaction() as session:
+        if db.is_postgresql:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
+            )
+        pending = list(
+            (
+                await session.scalars(
+                    select(Event.id).where(Event.seq.is_(None)).order_by(Event.id)
+                )
+            ).all()
+        )
+        if not pending:
+            return None
+        base = int(await session.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
+        await session.execute(
+            update(Event),
+            [{"id": event_id, "seq": base + offset} for offset, event_id in enumerate(pending, 1)],
+        )
+        return base + len(pending)
+
+
+async def has_unsequenced(session: AsyncSession) -> bool:
+    return (await session.scalar(select(Event.id).where(Event.seq.is_(None)).limit(1))) is not None
+
+
+async def latest_seq(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
+
+
+async def read_after(
+    session: AsyncSession,
+    *,
+    after: int,
+    limit: int,
+    stream: Stream | None = None,
+    workspace_id: int | None = None,
+) -> list[EventRecord]:
+    query = select(Event).where(Event.seq > after).order_by(Event.seq).limit(limit)
+    if stream is not None:
+        query = query.where(Event.stream == stream.value)
+    if workspace_id is not None:
+        query = query.where(Event.workspace_id == workspace_id)
+    return [EventRecord.from_model(row) for row in (await session.scalars(query)).all()]
+
+
+async def subject_events(
+    session: AsyncSession, *, workspace_id: int, stream: Stream, subject_id: int
+) -> list[EventRecord]:
+    rows = await session.scalars(
+        select(Event)
+        .where(
+            Event.workspace_id == workspace_id,
+            Event.stream == stream.value,
+            Event.subject_id == subject_id,
+            Event.seq.is_not(None),
+        )
+        .order_by(Event.seq)
+    )
+    return [EventRecord.from_model(row) for row in rows.all()]
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise InvalidInput("invalid event cursor", field="after")
+    return int(cursor)
+
+
+async def check_resumable(session: AsyncSession, *, after: int) -> None:
+    """Refuse a cursor older than the retained events: resuming would skip some."""
+    pruned = await session.scalar(select(EventRetention.pruned_through))
+    if pruned is not None and after < pruned:
+        raise CursorExpired(
+            f"cursor {after} is older than the retained events (pruned through {pruned}); "
+            "resubscribe without a cursor and reload the current state",
+            field="after",
+        )
+
+
+class CursorExpired(InvalidInput):
+    code = ErrorCode.CURSOR_EXPIRED

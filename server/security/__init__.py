@@ -1,0 +1,1 @@
+"""Security inspections of the workspace and the deployment."""

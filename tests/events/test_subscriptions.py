@@ -1,0 +1,173 @@
+"""Task events over real websockets: delivery, isolation, resume, gap-free order."""
+
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, insert
+from websockets.exceptions import ConnectionClosed
+
+from server.events.models import EventRetention
+from server.services import Services
+from server.tasks import service as task_service
+from tests.conftest import Backend, Workspace
+from tests.graphql_client import GraphQLClient
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, SubscriptionClient, subscription_client
+
+TASK_EVENTS = """subscription($taskId: ID, $after: String) {
+  taskEvents(taskId: $taskId, after: $after) {
+    schema cursor type occurredAt workspace payload
+  }
+}"""
+START = "mutation { startSecurityInspection { id status } }"
+
+
+async def _start_inspection(gql: GraphQLClient, workspace: Workspace) -> str:
+    task_id: str = (await gql.data(START, key=workspace.admin))["startSecurityInspection"]["id"]
+    return task_id
+
+
+async def _events_until_finished(client: SubscriptionClient) -> list[dict[str, Any]]:
+    received = []
+    while True:
+        envelope = (await client.next_data())["taskEvents"]
+        received.append(envelope)
+        if envelope["type"] in ("task.succeeded", "task.failed", "task.cancelled"):
+            return received
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_task_events_reach_subscribers_of_the_workspace_only(
+    gql: GraphQLClient,
+    live_server: str,
+    workspace: Workspace,
+    other_workspace: Workspace,
+    protocol: str,
+) -> None:
+    async with (
+        subscription_client(live_server, workspace.viewer, protocol) as mine,
+        subscription_client(live_server, other_workspace.viewer, protocol) as theirs,
+    ):
+        await mine.subscribe(TASK_EVENTS)
+        await theirs.subscribe(TASK_EVENTS)
+        task_id = await _start_inspection(gql, workspace)
+        received = await _events_until_finished(mine)
+        await theirs.expect_silence(0.5)
+    types = [envelope["type"] for envelope in received]
+    assert types == ["task.queued", "task.started", "task.progress", "task.succeeded"]
+    first = received[0]
+    assert first["schema"] == "opsgraph.task-event.v1"
+    assert first["workspace"] == workspace.id
+    assert first["payload"]["taskId"] == task_id
+    cursors = [int(envelope["cursor"]) for envelope in received]
+    assert cursors == sorted(cursors)
+    assert received[-1]["payload"]["result"]["summary"]["FAIL"] >= 0
+
+
+async def test_a_client_resuming_from_its_cursor_misses_nothing(
+    gql: GraphQLClient, live_server: str, workspace: Workspace
+) -> None:
+    async with subscription_client(live_server, workspace.viewer) as client:
+        await client.subscribe(TASK_EVENTS)
+        await _start_inspection(gql, workspace)
+        seen = await _events_until_finished(client)
+    last_cursor = seen[-1]["cursor"]
+    missed_task = await _start_inspection(gql, workspace)
+    missed = [
+        (
+            await gql.data(
+                "query($id: ID!) { task(id: $id) { status } }",
+                {"id": missed_task},
+                key=workspace.viewer,
+            )
+        )
+    ]
+    assert missed
+    async with subscription_client(live_server, workspace.viewer) as client:
+        await client.subscribe(TASK_EVENTS, {"after": last_cursor})
+        replayed = await _events_until_finished(client)
+        assert {e["payload"]["taskId"] for e in replayed} == {missed_task}
+        live_task = await _start_inspection(gql, workspace)
+        live = await _events_until_finished(client)
+    assert [e["type"] for e in replayed][0] == "task.queued"
+    assert {e["payload"]["taskId"] for e in live} == {live_task}
+    all_cursors = [int(e["cursor"]) for e in seen + replayed + live]
+    assert all_cursors == sorted(set(all_cursors)), "in order, each once"
+
+
+async def test_a_subscription_can_follow_one_task(
+    gql: GraphQLClient, live_server: str, workspace: Workspace
+) -> None:
+    async with subscription_client(live_server, workspace.viewer) as client:
+        first = await _start_inspection(gql, workspace)
+        second = await _start_inspection(gql, workspace)
+        await client.subscribe(TASK_EVENTS, {"taskId": second, "after": "0"})
+        received = await _events_until_finished(client)
+    assert {e["payload"]["taskId"] for e in received} == {second}
+    assert first != second
+
+
+async def test_a_cursor_older_than_retention_is_refused(
+    live_server: str, workspace: Workspace, services: Services
+) -> None:
+    async with services.db.transaction() as session:
+        await session.execute(insert(EventRetention).values(id=1, pruned_through=5))
+    try:
+        async with subscription_client(live_server, workspace.viewer) as client:
+            await client.subscribe(TASK_EVENTS, {"after": "2"})
+            message = await client.receive()
+    finally:
+        async with services.db.transaction() as session:
+            await session.execute(delete(EventRetention))
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "CURSOR_EXPIRED"
+
+
+async def test_an_event_committed_late_with_a_lower_id_is_still_delivered(
+    backend: Backend, gql: GraphQLClient, live_server: str, workspace: Workspace, services: Services
+) -> None:
+    if backend.name == "sqlite":
+        pytest.skip("SQLite admits one writer at a time: ids commit in order by construction")
+    async with subscription_client(live_server, workspace.viewer) as client:
+        await client.subscribe(TASK_EVENTS)
+        held = services.db.sessions()
+        await held.begin()
+        early = await task_service.enqueue(
+            held,
+            workspace_id=int(workspace.id),
+            kind="held",
+            params={},
+            created_by_key_id=None,
+            clock=services.clock,
+        )
+        await held.flush()  # the event row now holds a lower id, uncommitted
+        later = await _start_inspection(gql, workspace)
+        before = (await client.next_data())["taskEvents"]
+        assert before["payload"]["taskId"] == later
+        await held.commit()
+        await held.close()
+        await services.outbox.announce()
+        received = [before]
+        while received[-1]["payload"]["taskId"] != str(early.id):
+            received.append((await client.next_data())["taskEvents"])
+    cursors = [int(envelope["cursor"]) for envelope in received]
+    assert cursors == sorted(set(cursors))
+    assert received[-1]["type"] == "task.queued"
+
+
+async def test_a_connection_without_a_valid_key_is_closed_with_4403(live_server: str) -> None:
+    for key in (None, "og_bogus"):
+        with pytest.raises(ConnectionClosed) as closed:
+            async with subscription_client(live_server, key):
+                pass
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4403
+
+
+async def test_a_connection_that_never_inits_is_closed_with_4408(live_server: str) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(live_server, subprotocols=[TRANSPORT_WS]) as connection:  # type: ignore[list-item]
+        with pytest.raises(ConnectionClosed) as closed:
+            await connection.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4408
