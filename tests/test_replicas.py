@@ -1,0 +1,190 @@
+"""Two server processes over one PostgreSQL and one Redis, as in production.
+
+The processes poll the database only every 30 s, so an event that arrives
+within seconds crossed Redis; polling is the safety net, not the path.
+"""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from server.events.models import Event
+from server.migrations import ROOT
+from server.services import Services
+from server.tasks.models import Task
+from tests.conftest import Backend, Workspace
+from tests.graphql_client import GraphQLClient
+from tests.ws_client import subscription_client
+
+TASK_EVENTS = "subscription($after: String) { taskEvents(after: $after) { cursor type payload } }"
+START = "mutation { startSecurityInspection { id } }"
+REDIS_START = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def _replica(backend: Backend) -> Iterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "OPSGRAPH_DATABASE_URL": backend.database_url,
+        "OPSGRAPH_REDIS_URL": backend.redis_url,
+        "OPSGRAPH_PORT": str(port),
+        "OPSGRAPH_EVENT_POLL_SECONDS": "30",
+        "OPSGRAPH_JOB_POLL_SECONDS": "0.2",
+        "OPSGRAPH_LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.cli", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+async def _until_ready(address: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"http://{address}/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"replica {address} never became ready")
+
+
+@asynccontextmanager
+async def _replicas(backend: Backend) -> AsyncIterator[tuple[str, str]]:
+    with _replica(backend) as first, _replica(backend) as second:
+        await asyncio.gather(_until_ready(first), _until_ready(second))
+        yield first, second
+
+
+@pytest.fixture
+async def production_backend(backend: Backend, services: Services) -> AsyncIterator[Backend]:
+    """The PostgreSQL backend, with the test process's own runner paused.
+
+    The test process runs on a frozen clock in the past, so its leases would
+    look expired to replicas on the real clock; here only the replicas work.
+    """
+    if backend.name != "postgresql":
+        pytest.skip("replicas need PostgreSQL and Redis; the embedded mode is one process")
+    await services.runner.stop()
+    try:
+        yield backend
+    finally:
+        await services.runner.start()
+
+
+async def _start_on(address: str, key: str) -> str:
+    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+        data = await GraphQLClient(http).data(START, key=key)
+    task_id: str = data["startSecurityInspection"]["id"]
+    return task_id
+
+
+async def _collect_until(client: object, task_ids: set[str]) -> list[dict[str, object]]:
+    from tests.ws_client import SubscriptionClient
+
+    assert isinstance(client, SubscriptionClient)
+    received: list[dict[str, object]] = []
+    finished: set[str] = set()
+    while finished != task_ids:
+        envelope = (await client.next_data(wait=10))["taskEvents"]
+        received.append(envelope)
+        payload = envelope["payload"]
+        assert isinstance(payload, dict)
+        if envelope["type"] == "task.succeeded":
+            finished.add(str(payload["taskId"]))
+    return received
+
+
+async def test_an_event_raised_on_one_replica_reaches_a_subscriber_on_the_other(
+    production_backend: Backend, workspace: Workspace
+) -> None:
+    async with _replicas(production_backend) as (first, second):
+        async with subscription_client(f"ws://{second}/graphql", workspace.viewer) as client:
+            await client.subscribe(TASK_EVENTS)
+            task_id = await _start_on(first, workspace.admin)
+            received = await asyncio.wait_for(_collect_until(client, {task_id}), timeout=8)
+    assert [e["type"] for e in received][0] == "task.queued"
+
+
+async def test_queued_tasks_run_exactly_once_across_replicas(
+    production_backend: Backend, workspace: Workspace, services: Services
+) -> None:
+    async with _replicas(production_backend) as (first, second):
+        starts = [_start_on(address, workspace.admin) for address in (first, second) * 100]
+        task_ids = {int(task_id) for task_id in await asyncio.gather(*starts)}
+        assert len(task_ids) == 200
+        for _ in range(600):
+            async with services.db.reader() as session:
+                done = await session.scalar(
+                    select(func.count()).where(Task.id.in_(task_ids), Task.status == "SUCCEEDED")
+                )
+            if done == 200:
+                break
+            await asyncio.sleep(0.1)
+    async with services.db.reader() as session:
+        attempts = (await session.scalars(select(Task.attempts).where(Task.id.in_(task_ids)))).all()
+        started = await session.scalar(
+            select(func.count()).where(Event.subject_id.in_(task_ids), Event.type == "task.started")
+        )
+    assert sorted(set(attempts)) == [1]
+    assert started == 200
+
+
+async def test_a_redis_restart_loses_no_event_and_fails_no_mutation(
+    production_backend: Backend, workspace: Workspace
+) -> None:
+    async with _replicas(production_backend) as (first, second):
+        async with subscription_client(f"ws://{second}/graphql", workspace.viewer) as client:
+            await client.subscribe(TASK_EVENTS)
+            before = await _start_on(first, workspace.admin)
+            subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False)
+            try:
+                during = await _start_on(first, workspace.admin)
+            finally:
+                subprocess.run(REDIS_START, check=True)
+            await asyncio.sleep(0.5)
+            after = await _start_on(first, workspace.admin)
+            received = await asyncio.wait_for(
+                _collect_until(client, {before, during, after}), timeout=20
+            )
+    cursors = [int(str(envelope["cursor"])) for envelope in received]
+    assert cursors == sorted(set(cursors)), "every event once, in order"
+    by_task = {str(e["payload"]["taskId"]) for e in received if isinstance(e["payload"], dict)}
+    assert by_task == {before, during, after}
