@@ -41,6 +41,11 @@ REDIS_START = [
 ]
 
 
+async def _run(*command: str) -> None:
+    process = await asyncio.create_subprocess_exec(*command)
+    await process.wait()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -135,11 +140,13 @@ async def _collect_until(client: object, task_ids: set[str]) -> list[dict[str, o
 async def test_an_event_raised_on_one_replica_reaches_a_subscriber_on_the_other(
     production_backend: Backend, workspace: Workspace
 ) -> None:
-    async with _replicas(production_backend) as (first, second):
-        async with subscription_client(f"ws://{second}/graphql", workspace.viewer) as client:
-            await client.subscribe(TASK_EVENTS)
-            task_id = await _start_on(first, workspace.admin)
-            received = await asyncio.wait_for(_collect_until(client, {task_id}), timeout=8)
+    async with (
+        _replicas(production_backend) as (first, second),
+        subscription_client(f"ws://{second}/graphql", workspace.viewer) as client,
+    ):
+        await client.subscribe(TASK_EVENTS)
+        task_id = await _start_on(first, workspace.admin)
+        received = await asyncio.wait_for(_collect_until(client, {task_id}), timeout=8)
     assert [e["type"] for e in received][0] == "task.queued"
 
 
@@ -170,20 +177,22 @@ async def test_queued_tasks_run_exactly_once_across_replicas(
 async def test_a_redis_restart_loses_no_event_and_fails_no_mutation(
     production_backend: Backend, workspace: Workspace
 ) -> None:
-    async with _replicas(production_backend) as (first, second):
-        async with subscription_client(f"ws://{second}/graphql", workspace.viewer) as client:
-            await client.subscribe(TASK_EVENTS)
-            before = await _start_on(first, workspace.admin)
-            subprocess.run(["redis-cli", "-p", "6379", "shutdown", "nosave"], check=False)
-            try:
-                during = await _start_on(first, workspace.admin)
-            finally:
-                subprocess.run(REDIS_START, check=True)
-            await asyncio.sleep(0.5)
-            after = await _start_on(first, workspace.admin)
-            received = await asyncio.wait_for(
-                _collect_until(client, {before, during, after}), timeout=20
-            )
+    async with (
+        _replicas(production_backend) as (first, second),
+        subscription_client(f"ws://{second}/graphql", workspace.viewer) as client,
+    ):
+        await client.subscribe(TASK_EVENTS)
+        before = await _start_on(first, workspace.admin)
+        await _run("redis-cli", "-p", "6379", "shutdown", "nosave")
+        try:
+            during = await _start_on(first, workspace.admin)
+        finally:
+            await _run(*REDIS_START)
+        await asyncio.sleep(0.5)
+        after = await _start_on(first, workspace.admin)
+        received = await asyncio.wait_for(
+            _collect_until(client, {before, during, after}), timeout=20
+        )
     cursors = [int(str(envelope["cursor"])) for envelope in received]
     assert cursors == sorted(set(cursors)), "every event once, in order"
     by_task = {str(e["payload"]["taskId"]) for e in received if isinstance(e["payload"], dict)}
