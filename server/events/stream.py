@@ -1,6 +1,6 @@
 """A subscriber's event stream: replay after a cursor, then live, gap-free, in order."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from server import metrics
@@ -29,7 +29,7 @@ class Scope:
         )
 
 
-async def _replay(db: Database, scope: Scope, after: int) -> AsyncIterator[EventRecord]:
+async def _replay(db: Database, scope: Scope, after: int) -> AsyncGenerator[EventRecord]:
     while True:
         async with db.reader() as session:
             batch = await events.read_after(
@@ -49,7 +49,7 @@ async def _replay(db: Database, scope: Scope, after: int) -> AsyncIterator[Event
 
 async def follow(
     db: Database, feed: EventFeed, clock: Clock, scope: Scope, *, after: int | None
-) -> AsyncIterator[EventRecord]:
+) -> AsyncGenerator[EventRecord]:
     """Events of ``scope`` after ``after`` (or from now), then live ones, each once."""
     with feed.listen(scope) as listener:
         if after is None:
