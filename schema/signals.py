@@ -13,6 +13,7 @@ from schema.matchers import MatcherInput, to_matchers
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
 from server.auth import Permission
+from server.matchers import check_patterns_in_database
 from server.signals import series as series_service
 from server.signals import service as signal_service
 from server.signals.models import Signal as SignalRow
@@ -94,16 +95,19 @@ class SignalQuery:
     ) -> Connection[SignalType]:
         context = info.context
         given = filter or SignalFilter()
+        matchers = to_matchers(given.labels)
         query = signal_service.signals_query(
             workspace_id=context.principal.workspace_id,
             filter_=signal_service.SignalFilter(
                 service=given.service,
                 name=given.name,
-                matchers=to_matchers(given.labels),
+                matchers=matchers,
                 from_=given.from_,
                 to=given.to,
             ),
         )
+        async with context.session() as session:
+            await check_patterns_in_database(session, matchers, field="filter.labels")
         order = [SignalRow.ts, SignalRow.id]
         return await connection(info, query, order, SignalType.from_model, first=first, after=after)
 

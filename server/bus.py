@@ -49,15 +49,21 @@ class ResilientRedisBackend(BroadcastBackend):
     async def subscribe(self, channel: str) -> None:
         self._channels.add(channel)
         if self._pubsub is not None:
-            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
-                await self._pubsub.subscribe(channel)
+            with contextlib.suppress(
+                RedisConnectionError, RedisTimeoutError, OSError, TimeoutError
+            ):
+                await asyncio.wait_for(self._pubsub.subscribe(channel), timeout=1.0)
         self._subscribed.set()
 
     async def unsubscribe(self, channel: str) -> None:
         self._channels.discard(channel)
+        if not self._channels:
+            self._subscribed.clear()
         if self._pubsub is not None:
-            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
-                await self._pubsub.unsubscribe(channel)
+            with contextlib.suppress(
+                RedisConnectionError, RedisTimeoutError, OSError, TimeoutError
+            ):
+                await asyncio.wait_for(self._pubsub.unsubscribe(channel), timeout=1.0)
 
     async def publish(self, channel: str, message: Any) -> None:
         await self._publisher.publish(channel, message)
@@ -70,6 +76,9 @@ class ResilientRedisBackend(BroadcastBackend):
         first = True
         while True:
             await self._subscribed.wait()
+            if not self._channels:  # the last channel went away: wait for a new one
+                self._subscribed.clear()
+                continue
             try:
                 await self._listen(announce=not first)
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:

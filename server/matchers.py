@@ -1,6 +1,9 @@
 """Label matchers (=, !=, =~, !~) with Prometheus semantics, in Python and in SQL.
 
-A missing label reads as the empty string; regular expressions are fully anchored.
+A missing label reads as the empty string; regular expressions are fully anchored
+and ``.`` matches a newline too (Prometheus compiles ``^(?s:<re>)$``). The anchors
+are ``^`` and ``\\Z`` and the leading ``(?s)`` flag, which Python (and so SQLite's
+REGEXP) and PostgreSQL's advanced regular expressions read the same way.
 """
 
 import re
@@ -8,12 +11,21 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import InvalidInput
 
 MAX_MATCHERS = 20
 MAX_PATTERN_LENGTH = 500
+#: A label name (Prometheus' rule, at most 64 characters).
+LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+#: PostgreSQL's SQLSTATE for "invalid regular expression".
+_INVALID_REGULAR_EXPRESSION = "2201B"
+#: Patterns PostgreSQL already compiled; a dashboard repeats the same few.
+_POSTGRES_CHECKED: set[str] = set()
+_POSTGRES_CHECKED_LIMIT = 4096
 
 
 class MatchOp(StrEnum):
@@ -30,8 +42,12 @@ class Matcher:
     value: str
 
     @property
+    def is_regex(self) -> bool:
+        return self.op in (MatchOp.RE, MatchOp.NRE)
+
+    @property
     def anchored_pattern(self) -> str:
-        return f"^(?:{self.value})$"
+        return f"(?s)^(?:{self.value})\\Z"
 
     def matches(self, labels: dict[str, Any]) -> bool:
         actual = str(labels.get(self.label, ""))
@@ -58,18 +74,60 @@ def validate_matchers(matchers: list[Matcher], *, field: str = "matchers") -> li
     for index, matcher in enumerate(matchers):
         if not matcher.label:
             raise InvalidInput("a matcher needs a label name", field=f"{field}[{index}].label")
-        if matcher.op in (MatchOp.RE, MatchOp.NRE):
-            _check_pattern(matcher.value, field=f"{field}[{index}].value")
+        if not LABEL_NAME.fullmatch(matcher.label):
+            raise InvalidInput(
+                f"label name {matcher.label!r} is invalid: letters, digits and _, "
+                "not starting with a digit, at most 64 characters",
+                field=f"{field}[{index}].label",
+            )
+        if matcher.is_regex:
+            _check_pattern(matcher, field=f"{field}[{index}].value")
     return matchers
 
 
-def _check_pattern(pattern: str, *, field: str) -> None:
-    if len(pattern) > MAX_PATTERN_LENGTH:
+def _check_pattern(matcher: Matcher, *, field: str) -> None:
+    if len(matcher.value) > MAX_PATTERN_LENGTH:
         raise InvalidInput(f"a pattern may be at most {MAX_PATTERN_LENGTH} characters", field=field)
     try:
-        re.compile(pattern)
+        # The pattern alone, so that e.g. "a)|(b" cannot escape the anchors,
+        # and anchored, as it runs (e.g. a "(?i)" inside the group is refused).
+        re.compile(matcher.value)
+        re.compile(matcher.anchored_pattern)
     except re.error as error:
         raise InvalidInput(f"invalid regular expression: {error}", field=field) from error
+
+
+async def check_patterns_in_database(
+    session: AsyncSession, matchers: list[Matcher], *, field: str = "matchers"
+) -> None:
+    """Refuse, as bad input, a pattern the database's regex engine cannot compile.
+
+    Python's ``re`` (SQLite's REGEXP) accepts some syntax PostgreSQL does not,
+    e.g. ``(?P<name>...)``, atomic groups or possessive quantifiers; without this
+    check such a query would fail inside the database as an internal error.
+    Call it after ``validate_matchers``.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for index, matcher in enumerate(matchers):
+        pattern = matcher.anchored_pattern
+        if not matcher.is_regex or pattern in _POSTGRES_CHECKED:
+            continue
+        try:
+            async with session.begin_nested():
+                await session.execute(select(literal("").regexp_match(pattern)))
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != _INVALID_REGULAR_EXPRESSION:
+                raise
+            detail = str(error.orig).strip().splitlines()[0].rsplit(": ", 1)[-1]
+            raise InvalidInput(
+                f"invalid regular expression (PostgreSQL): {detail}",
+                field=f"{field}[{index}].value",
+            ) from error
+        if len(_POSTGRES_CHECKED) >= _POSTGRES_CHECKED_LIMIT:
+            _POSTGRES_CHECKED.clear()
+        _POSTGRES_CHECKED.add(pattern)
 
 
 def matches_all(matchers: list[Matcher], labels: dict[str, Any]) -> bool:

@@ -1,11 +1,13 @@
 """The process-wide parts every request shares, built once by the app factory."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from server.auth import KeyAuthenticator
 from server.bus import EventBus
 from server.clock import Clock
 from server.db import Database
+from server.events import service as events
 from server.events.feed import EventFeed
 from server.events.outbox import Outbox
 from server.jobs import JobRunner
@@ -41,6 +43,11 @@ class Services:
             concurrency=settings.job_concurrency,
         )
         runner.register(inspection.KIND, inspection.inspection_handler(db, settings, clock))
+
+        async def prune_events() -> None:
+            await events.prune(db, older_than=clock.now() - settings.event_retention)
+
+        runner.register_periodic("event_retention", timedelta(hours=1), prune_events)
         return cls(
             settings=settings,
             db=db,

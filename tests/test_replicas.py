@@ -64,6 +64,7 @@ def _replica(backend: Backend) -> Iterator[str]:
         "OPSGRAPH_EVENT_POLL_SECONDS": "30",
         "OPSGRAPH_JOB_POLL_SECONDS": "0.2",
         "OPSGRAPH_LOG_LEVEL": "WARNING",
+        "OPSGRAPH_EVENT_RETENTION": "P3650D",  # the test process runs on a past clock
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve"],

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import metrics
 from server.bus import EventBus
 from server.db import Database
 from server.events.feed import EventFeed
@@ -41,7 +40,6 @@ class Outbox:
             return
         if seq is None:
             return
-        metrics.events_published.inc()
         self._feed.wake()
         try:
             await asyncio.wait_for(self._bus.notify(seq), timeout=BUS_TIMEOUT_SECONDS)

@@ -5,9 +5,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import metrics
 from server.db import Database
 from server.errors import ErrorCode, InvalidInput
 from server.events.models import Event, EventRetention
@@ -93,6 +94,11 @@ def append(
     return event
 
 
+async def _lock_sequencer(db: Database, session: AsyncSession) -> None:
+    if db.is_postgresql:
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK})
+
+
 async def assign_sequence(db: Database) -> int | None:
     """Give committed, unsequenced events the next cursors, in insertion order.
 
@@ -101,10 +107,7 @@ async def assign_sequence(db: Database) -> int | None:
     see a gap-free prefix of cursors. Returns the highest cursor assigned.
     """
     async with db.transaction() as session:
-        if db.is_postgresql:
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK}
-            )
+        await _lock_sequencer(db, session)
         pending = list(
             (
                 await session.scalars(
@@ -114,12 +117,16 @@ async def assign_sequence(db: Database) -> int | None:
         )
         if not pending:
             return None
-        base = int(await session.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
+        # Cursors never repeat, even once every event has been pruned.
+        highest = await session.scalar(select(func.max(Event.seq)))
+        pruned = await session.scalar(select(EventRetention.pruned_through))
+        base = max(highest or 0, pruned or 0)
         await session.execute(
             update(Event),
             [{"id": event_id, "seq": base + offset} for offset, event_id in enumerate(pending, 1)],
         )
-        return base + len(pending)
+    metrics.events_published.inc(len(pending))
+    return base + len(pending)
 
 
 async def has_unsequenced(session: AsyncSession) -> bool:
@@ -127,7 +134,9 @@ async def has_unsequenced(session: AsyncSession) -> bool:
 
 
 async def latest_seq(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
+    highest = await session.scalar(select(func.max(Event.seq)))
+    pruned = await session.scalar(select(EventRetention.pruned_through))
+    return max(highest or 0, pruned or 0)
 
 
 async def read_after(
@@ -160,6 +169,24 @@ async def subject_events(
         .order_by(Event.seq)
     )
     return [EventRecord.from_model(row) for row in rows.all()]
+
+
+async def prune(db: Database, *, older_than: datetime) -> int:
+    """Delete sequenced events older than ``older_than``; remember how far we pruned."""
+    async with db.transaction() as session:
+        await _lock_sequencer(db, session)
+        newest_pruned = await session.scalar(
+            select(func.max(Event.seq)).where(Event.occurred_at < older_than)
+        )
+        if newest_pruned is None:
+            return 0
+        deleted = await session.execute(delete(Event).where(Event.seq <= newest_pruned))
+        retention = await session.get(EventRetention, 1)
+        if retention is None:
+            session.add(EventRetention(id=1, pruned_through=newest_pruned))
+        else:
+            retention.pruned_through = max(retention.pruned_through, newest_pruned)
+        return int(deleted.rowcount)  # type: ignore[attr-defined]
 
 
 def parse_cursor(cursor: str | None) -> int | None:

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Integer, Select, case, cast, func, literal, select
+from sqlalchemy import BigInteger, Integer, Select, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import InvalidInput
-from server.matchers import Matcher, validate_matchers
+from server.matchers import Matcher, check_patterns_in_database, validate_matchers
 from server.signals.models import Signal
 
 MAX_POINTS = 11_000
@@ -53,7 +53,11 @@ class SeriesRequest:
 
     @property
     def origin(self) -> int:
+        """``from`` in whole epoch seconds, rounded down: the start of bucket 0."""
         return int(self.from_.timestamp() // 1)
+
+    def bucket_start(self, index: int) -> datetime:
+        return datetime.fromtimestamp(self.origin, UTC) + timedelta(seconds=index * self.step)
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class SeriesPoint:
 
 
 def validate_series_request(request: SeriesRequest) -> None:
+    for name, moment in (("from", request.from_), ("to", request.to)):
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise InvalidInput(f"{name} must carry a timezone offset", field=name)
     if request.step < 1:
         raise InvalidInput("step must be at least 1 second", field="step")
     if request.to <= request.from_:
@@ -77,11 +84,18 @@ def validate_series_request(request: SeriesRequest) -> None:
 
 
 def _bucket_expression(dialect: str, request: SeriesRequest) -> Any:
+    # The origin is bound as a 64-bit integer: epoch seconds outgrow INTEGER in 2038.
+    origin = literal(request.origin, BigInteger)
     if dialect == "postgresql":
-        seconds = func.extract("epoch", Signal.ts) - request.origin
-        return cast(func.floor(seconds / request.step), Integer)
-    seconds = cast(func.strftime("%s", Signal.ts), Integer) - request.origin
-    return seconds / literal(request.step, Integer)  # integer division; seconds >= 0
+        seconds = func.extract("epoch", Signal.ts) - origin
+        return cast(func.floor(seconds / request.step), BigInteger)
+    # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" text. strftime rounds fractions to
+    # the millisecond (11:02:06.9999 would count as 11:02:07), so it reads only the
+    # whole seconds. "//" renders integer division (SQLAlchemy 2's "/" is true
+    # division); that floors, as seconds >= 0 for every sample at or after from.
+    whole_seconds = func.strftime("%s", func.substr(Signal.ts, 1, 19))
+    seconds = cast(whole_seconds, BigInteger) - origin
+    return seconds // literal(request.step, BigInteger)
 
 
 def _samples(dialect: str, workspace_id: int, request: SeriesRequest) -> Select[Any]:
@@ -131,6 +145,7 @@ async def compute_series(
     session: AsyncSession, *, workspace_id: int, request: SeriesRequest
 ) -> list[SeriesPoint]:
     validate_series_request(request)
+    await check_patterns_in_database(session, request.matchers, field="labels")
     dialect = (await session.connection()).dialect.name
     samples = _samples(dialect, workspace_id, request).subquery()
     if request.aggregate in PERCENTILES:
@@ -142,10 +157,9 @@ async def compute_series(
     else:
         query = _plain_aggregate(samples, request.aggregate)
     rows = await session.execute(query.order_by(query.selected_columns[0]))
-    origin = datetime.fromtimestamp(request.origin, UTC)
     return [
         SeriesPoint(
-            ts=origin + timedelta(seconds=int(bucket) * request.step),
+            ts=request.bucket_start(int(bucket)),
             value=float(value),
             count=int(count),
         )

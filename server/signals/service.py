@@ -4,7 +4,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.clock import Clock
@@ -72,6 +72,11 @@ async def ingest(
 async def _store(session: AsyncSession, *, workspace_id: int, samples: list[Sample]) -> None:
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
+        # SQLAlchemy's asyncpg adapter opens the database transaction lazily, on
+        # the first statement it runs; COPY on the raw connection would run
+        # before it, in autocommit, and survive a rollback of the caller's
+        # transaction. A first statement through SQLAlchemy opens it.
+        await session.execute(select(literal(1)))
         raw = await connection.get_raw_connection()
         records = [
             (workspace_id, s.service, s.name, s.value, json.dumps(s.labels), s.ts) for s in samples
@@ -94,7 +99,14 @@ async def _store(session: AsyncSession, *, workspace_id: int, samples: list[Samp
     await session.execute(insert(Signal), rows)
 
 
+def _require_offset(moment: datetime | None, *, field: str) -> None:
+    if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
+        raise InvalidInput(f"{field} must carry a timezone offset", field=field)
+
+
 def signals_query(*, workspace_id: int, filter_: SignalFilter) -> Select[Signal]:
+    _require_offset(filter_.from_, field="filter.from")
+    _require_offset(filter_.to, field="filter.to")
     query = select(Signal).where(Signal.workspace_id == workspace_id)
     if filter_.service is not None:
         query = query.where(Signal.service == filter_.service)

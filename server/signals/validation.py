@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from server.matchers import LABEL_NAME
+
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 MAX_LABELS = 32
 MAX_LABEL_VALUE = 256
-_SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
-_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_.:]{0,199}$")
-_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+# Used with fullmatch: "$" would also accept a trailing newline.
+_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
+_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_.:]{0,199}")
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,9 @@ class SampleRejected(ValueError):
 
 
 def validate_sample(item: SampleInput, *, now: datetime) -> Sample:
-    if not _SERVICE.match(item.service):
+    if not _SERVICE.fullmatch(item.service):
         raise SampleRejected("service must be 1-100 characters of letters, digits and _.:/-")
-    if not _NAME.match(item.name):
+    if not _NAME.fullmatch(item.name):
         raise SampleRejected("name must be a metric name: letters, digits, _ . and :")
     if not math.isfinite(item.value):
         raise SampleRejected("value must be a finite number")
@@ -71,7 +73,7 @@ def validate_labels(labels: Any) -> dict[str, str]:
         raise SampleRejected(f"at most {MAX_LABELS} labels are allowed")
     clean: dict[str, str] = {}
     for key, value in labels.items():
-        if not _LABEL.match(key):
+        if not LABEL_NAME.fullmatch(key):
             raise SampleRejected(f"label name {key!r} is invalid")
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise SampleRejected(f"label {key!r} must have a string value")

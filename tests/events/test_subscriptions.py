@@ -3,9 +3,10 @@
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from websockets.exceptions import ConnectionClosed
 
+from server.events import service as events
 from server.events.models import EventRetention
 from server.services import Services
 from server.tasks import service as task_service
@@ -95,12 +96,14 @@ async def test_a_client_resuming_from_its_cursor_misses_nothing(
 
 
 async def test_a_subscription_can_follow_one_task(
-    gql: GraphQLClient, live_server: str, workspace: Workspace
+    gql: GraphQLClient, live_server: str, workspace: Workspace, services: Services
 ) -> None:
+    async with services.db.reader() as session:
+        before = str(await events.latest_seq(session))
     async with subscription_client(live_server, workspace.viewer) as client:
         first = await _start_inspection(gql, workspace)
         second = await _start_inspection(gql, workspace)
-        await client.subscribe(TASK_EVENTS, {"taskId": second, "after": "0"})
+        await client.subscribe(TASK_EVENTS, {"taskId": second, "after": before})
         received = await _events_until_finished(client)
     assert {e["payload"]["taskId"] for e in received} == {second}
     assert first != second
@@ -110,14 +113,19 @@ async def test_a_cursor_older_than_retention_is_refused(
     live_server: str, workspace: Workspace, services: Services
 ) -> None:
     async with services.db.transaction() as session:
-        await session.execute(insert(EventRetention).values(id=1, pruned_through=5))
+        retention = await session.get(EventRetention, 1)
+        previous = retention.pruned_through if retention else None
+        await session.merge(EventRetention(id=1, pruned_through=max(previous or 0, 5)))
     try:
         async with subscription_client(live_server, workspace.viewer) as client:
             await client.subscribe(TASK_EVENTS, {"after": "2"})
             message = await client.receive()
     finally:
         async with services.db.transaction() as session:
-            await session.execute(delete(EventRetention))
+            if previous is None:
+                await session.execute(delete(EventRetention))
+            else:
+                await session.merge(EventRetention(id=1, pruned_through=previous))
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "CURSOR_EXPIRED"
 

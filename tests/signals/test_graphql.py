@@ -2,19 +2,16 @@
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import httpx
 import pytest
 
-from server.app import create_app
 from server.clock import FrozenClock
 from server.services import Services
 from server.signals import service as signal_service
 from server.signals.validation import SampleInput
-from tests.conftest import START, Backend, Workspace, make_settings
+from tests.conftest import START, Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
 from tests.signals.reference import Point, expected_series
 
@@ -226,33 +223,20 @@ async def test_an_empty_batch_accepts_nothing(gql: GraphQLClient, workspace: Wor
     assert await ingest(gql, workspace.developer, []) == {"accepted": 0, "rejected": []}
 
 
-@pytest.fixture
-async def small_batch_gql(
-    backend: Backend, root_key: str, clock: FrozenClock
-) -> AsyncIterator[GraphQLClient]:
-    """A second app on the same database whose batch limit is 3."""
-    application = create_app(make_settings(backend, max_ingest_batch=3), clock=clock)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://opsgraph.test") as http:
-            yield GraphQLClient(http)
-
-
 async def test_a_batch_over_the_limit_is_refused_whole(
-    small_batch_gql: GraphQLClient, gql: GraphQLClient, workspace: Workspace
+    gql: GraphQLClient, workspace: Workspace, backend: Backend, clock: FrozenClock
 ) -> None:
     too_many = [sample(i, ts=at(i)) for i in range(4)]
-    body = await small_batch_gql.execute(INGEST, {"signals": too_many}, key=workspace.developer)
-    error = single_error(body)
-    assert error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert error["extensions"]["field"] == "signals"
-    assert "3" in error["message"]
-    assert body["data"] is None
-    assert (await list_signals(gql, workspace.viewer))["totalCount"] == 0
-    at_limit = await small_batch_gql.data(
-        INGEST, {"signals": too_many[:3]}, key=workspace.developer
-    )
-    assert at_limit["ingestSignals"] == {"accepted": 3, "rejected": []}
+    async with running_app(make_settings(backend, max_ingest_batch=3), clock) as small:
+        body = await small.execute(INGEST, {"signals": too_many}, key=workspace.developer)
+        error = single_error(body)
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert error["extensions"]["field"] == "signals"
+        assert "at most 3" in error["message"]
+        assert body["data"] is None
+        assert (await list_signals(gql, workspace.viewer))["totalCount"] == 0
+        at_limit = await small.data(INGEST, {"signals": too_many[:3]}, key=workspace.developer)
+        assert at_limit["ingestSignals"] == {"accepted": 3, "rejected": []}
     assert (await list_signals(gql, workspace.viewer))["totalCount"] == 3
 
 
@@ -277,17 +261,24 @@ async def test_an_ingest_rolled_back_with_its_transaction_stores_nothing(
         SampleInput(service="api", name="latency_ms", value=v, ts=at(v), labels={"pod": "a"})
         for v in (1.0, 2.0)
     ]
-    with pytest.raises(Abort):
+    outcomes: list[signal_service.IngestOutcome] = []
+
+    async def ingest_then_fail() -> None:
         async with services.db.transaction() as session:
-            outcome = await signal_service.ingest(
-                session,
-                workspace_id=int(workspace.id),
-                items=items,
-                clock=services.clock,
-                max_batch=10,
+            outcomes.append(
+                await signal_service.ingest(
+                    session,
+                    workspace_id=int(workspace.id),
+                    items=items,
+                    clock=services.clock,
+                    max_batch=10,
+                )
             )
-            assert outcome.accepted == 2
             raise Abort
+
+    with pytest.raises(Abort):
+        await ingest_then_fail()
+    assert [outcome.accepted for outcome in outcomes] == [2]
     assert (await list_signals(gql, workspace.viewer))["totalCount"] == 0
     async with services.db.transaction() as session:
         await signal_service.ingest(
