@@ -58,6 +58,13 @@ class CodedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_internal, error_message=INTERNAL_MESSAGE)
 
+    def _process_result(self, result: object) -> None:
+        # MaskErrors checks ``isinstance(result, <runtime-checkable Protocol>)``,
+        # ~20 µs a request on Python 3.11: an eighth of executing a trivial query.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed = []
         for error in errors:

@@ -12,6 +12,7 @@ from schema.errors import CodedErrors, OpsGraphSchema
 from schema.events import EventSubscription
 from schema.limits import limit_extensions
 from schema.observability import ObservabilityQuery
+from schema.scalars import SCALAR_MAP
 from schema.signals import SignalMutation, SignalQuery
 from schema.tasks import TaskMutation, TaskQuery
 from schema.telemetry import OperationMetrics
@@ -35,5 +36,5 @@ def build_schema(settings: Settings) -> OpsGraphSchema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )

@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from schema.root import build_schema
@@ -14,10 +15,9 @@ from server import metrics
 from server.clock import Clock, SystemClock
 from server.http import (
     BodyTooLarge,
-    OpsGraphRouter,
+    OpsGraphView,
     RateLimitExceeded,
     RequestContextMiddleware,
-    get_context,
     graphql_error_body,
     rate_limit_headers,
 )
@@ -40,16 +40,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app = FastAPI(title="opsgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.include_router(_graphql_router(settings), prefix="/graphql")
+    # A plain ASGI route, so FastAPI's dependency injection stays out of the way.
+    view = _graphql_view(settings)
+    app.router.routes.append(Route("/graphql", view))
+    app.router.routes.append(WebSocketRoute("/graphql", view))
     _add_operational_routes(app, services)
     _add_error_handlers(app)
     return app
 
 
-def _graphql_router(settings: Settings) -> OpsGraphRouter:
-    return OpsGraphRouter(
+def _graphql_view(settings: Settings) -> OpsGraphView:
+    return OpsGraphView(
         build_schema(settings),
-        context_getter=get_context,  # type: ignore[arg-type]  # a FastAPI yield dependency
         graphql_ide="graphiql" if settings.playground_enabled else None,
         allow_queries_via_get=True,
         multipart_uploads_enabled=False,

@@ -1,5 +1,6 @@
 """Roles, permissions and the principal behind every request."""
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -56,12 +57,24 @@ class KeyAuthenticator:
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._loading: dict[str, asyncio.Future[Principal]] = {}
 
     async def authenticate(self, secret: str) -> Principal:
         secret_digest = key_secrets.digest(secret)
         cached = self._cache.get(secret_digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        # One load per key at a time: when an entry expires under load, every
+        # request in flight would otherwise query the key, and all but the
+        # first would queue on the row lock of touch_key's UPDATE.
+        loading = self._loading.get(secret_digest)
+        if loading is None:
+            loading = asyncio.ensure_future(self._load_and_cache(secret_digest))
+            self._loading[secret_digest] = loading
+            loading.add_done_callback(lambda _: self._loading.pop(secret_digest, None))
+        return await asyncio.shield(loading)
+
+    async def _load_and_cache(self, secret_digest: str) -> Principal:
         principal = await self._load(secret_digest)
         self._cache[secret_digest] = (time.monotonic() + self._cache_seconds, principal)
         return principal

@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import gc
 import sys
 
 import uvicorn
@@ -48,15 +49,32 @@ def _make_sqlite_directory(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def tune_garbage_collector() -> None:
+    """Keep the collector's full passes short and rare in a long-lived server.
+
+    What exists now (modules, the schema, SQLAlchemy's mappers: ~150,000 objects)
+    lives as long as the process; frozen, full passes no longer walk it (one took
+    ~100 ms, stalling every request in flight). A higher first threshold spares
+    the young passes over the ~100,000 objects a 10,000-signal batch keeps alive
+    (GC was 15-20 % of the server time of such an ingestSignals).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
+
+
 def serve(settings: Settings) -> None:
+    from server.app import create_app
+
     configure_logging(settings.log_level)
     asyncio.run(migrate(settings))
     secret = asyncio.run(bootstrap(settings))
     if secret is not None:
         print(f"OPSGRAPH_ADMIN_KEY={secret}", flush=True)
+    app = create_app(settings)
+    tune_garbage_collector()
     uvicorn.run(
-        "server.app:create_app",
-        factory=True,
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

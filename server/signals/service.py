@@ -1,6 +1,7 @@
 """Signal ingestion, listing and per-service overview."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,7 +12,7 @@ from server.clock import Clock
 from server.errors import InvalidInput
 from server.matchers import Matcher, validate_matchers
 from server.signals.models import Signal
-from server.signals.validation import Sample, SampleInput, SampleRejected, validate_sample
+from server.signals.validation import Sample, SampleLike, SampleRejected, validate_sample
 
 COPY_COLUMNS = ("workspace_id", "service", "name", "value", "labels", "ts")
 
@@ -49,7 +50,7 @@ async def ingest(
     session: AsyncSession,
     *,
     workspace_id: int,
-    items: list[SampleInput],
+    items: Sequence[SampleLike],
     clock: Clock,
     max_batch: int,
 ) -> IngestOutcome:
@@ -78,9 +79,15 @@ async def _store(session: AsyncSession, *, workspace_id: int, samples: list[Samp
         # transaction. A first statement through SQLAlchemy opens it.
         await session.execute(select(literal(1)))
         raw = await connection.get_raw_connection()
-        records = [
-            (workspace_id, s.service, s.name, s.value, json.dumps(s.labels), s.ts) for s in samples
-        ]
+        # A batch repeats a few label sets many times; json.dumps costs 2.5 µs each.
+        encoded: dict[tuple[tuple[str, str], ...], str] = {}
+        records = []
+        for s in samples:
+            key = tuple(s.labels.items())
+            labels = encoded.get(key)
+            if labels is None:
+                labels = encoded[key] = json.dumps(s.labels)
+            records.append((workspace_id, s.service, s.name, s.value, labels, s.ts))
         await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
             Signal.__tablename__, records=records, columns=COPY_COLUMNS
         )

@@ -1,0 +1,102 @@
+"""The shortcuts taken for throughput behave exactly like the paths they replace."""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.schema.types.base_scalars import DateTimeDefinition
+
+from schema.audited import plain
+from schema.scalars import parse_datetime
+from server.audit.redaction import redact
+from server.auth import KeyAuthenticator, Principal, Role
+from server.clock import SystemClock
+from server.errors import Unauthenticated
+
+DATETIMES = [
+    "2026-03-02T12:00:00Z",
+    "2026-03-02T12:00:00.123456+02:00",
+    "2026-03-02T12:00:00-05:30",
+    "2026-03-02T24:00:00Z",  # fromisoformat refuses it; dateutil reads the next midnight
+    "2026-03-02 12:00:00",
+    "20260302T120000Z",
+    "2026-W10-1T12:00Z",
+    "2026-03-02T12:00:00.1234567Z",
+    "2026-03-02",
+    "2026-03-02T10:30,5Z",
+]
+
+
+def _outcome(parse: Any, text: str) -> object:
+    try:
+        return parse(text)
+    except StrawberryInputCoercionError as error:
+        return f"refused: {error}"
+
+
+@pytest.mark.parametrize("text", DATETIMES)
+def test_the_datetime_scalar_reads_what_the_builtin_reads(text: str) -> None:
+    expected = _outcome(DateTimeDefinition.parse_value, text)
+    parsed = _outcome(parse_datetime, text)
+    assert parsed == expected
+    if isinstance(expected, datetime) and isinstance(parsed, datetime):
+        assert parsed.utcoffset() == expected.utcoffset()
+
+
+@pytest.mark.parametrize("value", ["yesterday", 5, None, "2026-03-02T12:00:00+25:00"])
+def test_the_datetime_scalar_refuses_what_the_builtin_refuses(value: Any) -> None:
+    with pytest.raises(StrawberryInputCoercionError):
+        parse_datetime(value)
+
+
+@dataclass
+class Item:
+    service: str
+    labels: dict[str, str]
+
+
+def test_audit_variables_of_a_large_batch_are_unchanged() -> None:
+    items = [Item(service=f"s{n}", labels={"pod": str(n)}) for n in range(10_000)]
+    audited = redact(plain({"signals": items}))
+    assert len(audited["signals"]) == 51
+    assert audited["signals"][0] == {"service": "s0", "labels": {"pod": "0"}}
+    assert audited["signals"][49] == {"service": "s49", "labels": {"pod": "49"}}
+    assert audited["signals"][-1] == "... 9950 more"
+
+
+class CountingAuthenticator(KeyAuthenticator):
+    def __init__(self, *, fail: bool = False) -> None:
+        super().__init__(db=None, clock=SystemClock(), cache_seconds=60)  # type: ignore[arg-type]
+        self.loads = 0
+        self.fail = fail
+
+    async def _load(self, secret_digest: str) -> Principal:
+        self.loads += 1
+        await asyncio.sleep(0.01)
+        if self.fail:
+            raise Unauthenticated("invalid or revoked API key")
+        return Principal(key_id=1, key_name="admin", workspace_id=1, role=Role.ADMIN)
+
+
+async def test_concurrent_requests_with_an_uncached_key_load_it_once() -> None:
+    authenticator = CountingAuthenticator()
+    principals = await asyncio.gather(*(authenticator.authenticate("k") for _ in range(20)))
+    assert authenticator.loads == 1
+    assert {p.key_id for p in principals} == {1}
+    await authenticator.authenticate("k")
+    assert authenticator.loads == 1  # cached
+
+
+async def test_a_failed_shared_load_fails_every_waiter_and_is_not_cached() -> None:
+    authenticator = CountingAuthenticator(fail=True)
+    results = await asyncio.gather(
+        *(authenticator.authenticate("k") for _ in range(5)), return_exceptions=True
+    )
+    assert all(isinstance(result, Unauthenticated) for result in results)
+    assert authenticator.loads == 1
+    with pytest.raises(Unauthenticated):
+        await authenticator.authenticate("k")
+    assert authenticator.loads == 2
