@@ -29,6 +29,7 @@ schema: $(STAMP)
 
 ## bench: run the benchmarks against PostgreSQL (prints JSON)
 bench: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/http.py
 

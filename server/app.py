@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -13,6 +13,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from schema.root import build_schema
 from server import metrics
 from server.clock import Clock, SystemClock
+from server.errors import ErrorCode
 from server.http import (
     BodyTooLarge,
     OpsGraphView,
@@ -93,4 +94,10 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: Request, error: BodyTooLarge) -> Response:
-        return PlainTextResponse("request body too large", status_code=413)
+        settings: Settings = request.app.state.services.settings
+        body = graphql_error_body(
+            f"request body larger than {settings.max_body_bytes} bytes",
+            ErrorCode.BAD_USER_INPUT.value,
+            request.state.request_id,
+        )
+        return Response(body, status_code=413, media_type="application/json")

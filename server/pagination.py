@@ -60,10 +60,17 @@ def decode_cursor(cursor: str, columns: OrderColumns) -> list[Any]:
         raise InvalidInput("invalid cursor", field="after") from error
 
 
+MAX_ID = 2**63 - 1
+
+
 def _typed(value: Any, column: InstrumentedAttribute[Any]) -> Any:
+    """A cursor value checked against its column: clients can send anything."""
     if column.type.python_type is datetime:
-        return datetime.fromisoformat(value)
-    if column.type.python_type is int and not isinstance(value, int):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError("cursor timestamp without offset")
+        return moment
+    if column.type.python_type is int and (type(value) is not int or not 0 <= value <= MAX_ID):
         raise ValueError("cursor value")
     return value
 

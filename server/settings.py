@@ -45,9 +45,9 @@ class Settings(BaseSettings):
     run_jobs: bool = True
     job_concurrency: int = Field(default=2, ge=1)
     job_poll_seconds: float = Field(default=0.5, gt=0)
-    task_lease: timedelta = timedelta(seconds=30)
+    task_lease: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(seconds=1))
     event_poll_seconds: float = Field(default=1.0, gt=0)
-    event_retention: timedelta = timedelta(days=7)
+    event_retention: timedelta = Field(default=timedelta(days=7), gt=timedelta(hours=1))
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     websocket_init_timeout_seconds: float = Field(default=5.0, gt=0)
 

@@ -1,6 +1,9 @@
 """Limits answer with clear GraphQL errors, never a 500."""
 
+import base64
+import json
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -105,3 +108,36 @@ def test_settings_defaults_are_the_embedded_mode() -> None:
     assert settings.redis_url == "memory://"
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.allow_loopback_webhooks is False
+
+
+async def test_a_chunked_body_over_the_limit_is_413_with_a_graphql_error(
+    gql: GraphQLClient, workspace: Workspace
+) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "'
+        for _ in range(5):
+            yield b" " * (1024 * 1024)
+        yield b'{ me { role } }"}'
+
+    response = await gql.http.post(
+        "/graphql",
+        content=chunks(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {workspace.viewer}"},
+    )
+    assert response.status_code == 413
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["requestId"] == response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [["2026-03-02T12:00:00", 1], ["2026-03-02T12:00:00+00:00", True], ["x", 1], [1, 2**70]],
+)
+async def test_forged_cursors_are_bad_user_input(
+    gql: GraphQLClient, workspace: Workspace, values: list[object]
+) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+    query = "query($after: String) { signals(after: $after) { totalCount } }"
+    body = await gql.execute(query, {"after": cursor}, key=workspace.viewer)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
