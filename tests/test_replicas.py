@@ -54,7 +54,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _replica(backend: Backend) -> Iterator[str]:
+def _replica(backend: Backend, **settings: str) -> Iterator[str]:
+    with _replica_process(backend, **settings) as (address, _):
+        yield address
+
+
+@contextmanager
+def _replica_process(
+    backend: Backend, **settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
     env = {
         **os.environ,
@@ -65,6 +73,7 @@ def _replica(backend: Backend) -> Iterator[str]:
         "OPSGRAPH_JOB_POLL_SECONDS": "0.2",
         "OPSGRAPH_LOG_LEVEL": "WARNING",
         "OPSGRAPH_EVENT_RETENTION": "P3650D",  # the test process runs on a past clock
+        **{f"OPSGRAPH_{name.upper()}": value for name, value in settings.items()},
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve"],
@@ -74,9 +83,10 @@ def _replica(backend: Backend) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", process
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(timeout=20)
 
 
@@ -198,3 +208,69 @@ async def test_a_redis_restart_loses_no_event_and_fails_no_mutation(
     assert cursors == sorted(set(cursors)), "every event once, in order"
     by_task = {str(e["payload"]["taskId"]) for e in received if isinstance(e["payload"], dict)}
     assert by_task == {before, during, after}
+
+
+async def test_tasks_of_a_killed_replica_are_taken_over_and_finish_once(
+    production_backend: Backend, workspace: Workspace, services: Services
+) -> None:
+    lease = {"task_lease": "PT2S"}
+    with _replica_process(production_backend, **lease) as (doomed, process):
+        await _until_ready(doomed)
+        task_ids = {int(await _start_on(doomed, workspace.admin)) for _ in range(40)}
+        running: list[int] = []
+        for _ in range(100):
+            async with services.db.reader() as session:
+                running = list(
+                    (
+                        await session.scalars(
+                            select(Task.id).where(Task.id.in_(task_ids), Task.status == "RUNNING")
+                        )
+                    ).all()
+                )
+            if running:
+                break
+            await asyncio.sleep(0.01)
+        process.kill()  # SIGKILL: no clean-up, its leases just stop being renewed
+        process.wait(timeout=10)
+    assert running, "the replica was killed while running a task"
+    async with services.db.reader() as session:
+        orphaned = set(
+            (
+                await session.scalars(
+                    select(Task.id).where(Task.id.in_(task_ids), Task.status == "RUNNING")
+                )
+            ).all()
+        )
+    assert orphaned
+    with _replica(production_backend, **lease) as survivor:
+        await _until_ready(survivor)
+        for _ in range(300):
+            async with services.db.reader() as session:
+                done = await session.scalar(
+                    select(func.count()).where(Task.id.in_(task_ids), Task.status == "SUCCEEDED")
+                )
+            if done == len(task_ids):
+                break
+            await asyncio.sleep(0.1)
+    async with services.db.reader() as session:
+        rows = (
+            await session.execute(select(Task.id, Task.attempts).where(Task.id.in_(task_ids)))
+        ).all()
+        succeeded = await session.scalar(
+            select(func.count()).where(
+                Event.subject_id.in_(task_ids), Event.type == "task.succeeded"
+            )
+        )
+        taken_over = set(
+            (
+                await session.scalars(
+                    select(Event.subject_id).where(
+                        Event.subject_id.in_(task_ids), Event.type == "task.taken_over"
+                    )
+                )
+            ).all()
+        )
+    assert done == len(task_ids)
+    assert succeeded == len(task_ids), "each task finished exactly once"
+    assert taken_over == orphaned
+    assert {task_id for task_id, attempts in rows if attempts == 2} == orphaned
