@@ -243,9 +243,12 @@ def _finish_log(server: ServerProcess, *, failed: bool) -> None:
 
 
 def opsgraph_server(
-    database: BenchDatabase,
+    database: BenchDatabase, *, settings: Mapping[str, str] | None = None
 ) -> contextlib.AbstractAsyncContextManager[ServerProcess]:
-    """``opsgraph serve`` (one uvicorn worker) on a free loopback port of ``database``."""
+    """``opsgraph serve`` (one uvicorn worker) on a free loopback port of ``database``.
+
+    ``settings`` (``OPSGRAPH_*`` variables) are applied over the defaults below.
+    """
     port = free_port()
     env = {
         "OPSGRAPH_DATABASE_URL": database.server_url,
@@ -254,7 +257,7 @@ def opsgraph_server(
         "OPSGRAPH_PORT": str(port),
         "OPSGRAPH_RATE_LIMIT_PER_MINUTE": "0",
         "OPSGRAPH_LOG_LEVEL": "WARNING",
-    }
+    } | dict(settings or {})
     return running_server(
         "opsgraph",
         [str(BIN / "opsgraph"), "serve"],

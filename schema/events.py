@@ -57,6 +57,18 @@ async def _stream(info: Info, scope: Scope, after: str | None) -> AsyncGenerator
 
 
 @strawberry.type
+class EventQuery:
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="The newest event cursor: load the current state, then subscribe "
+        "with this as `after` and miss nothing in between.",
+    )
+    async def latest_event_cursor(self, info: Info) -> str:
+        async with info.context.session() as session:
+            return str(await events.latest_seq(session))
+
+
+@strawberry.type
 class EventSubscription:
     @strawberry.subscription(permission_classes=[CanRead])
     async def alert_events(

@@ -9,7 +9,7 @@ from strawberry.tools import merge_types
 from schema.access import AccessMutation, AccessQuery
 from schema.audit import AuditQuery
 from schema.errors import CodedErrors, OpsGraphSchema
-from schema.events import EventSubscription
+from schema.events import EventQuery, EventSubscription
 from schema.limits import limit_extensions
 from schema.observability import ObservabilityQuery
 from schema.scalars import SCALAR_MAP
@@ -18,7 +18,10 @@ from schema.tasks import TaskMutation, TaskQuery
 from schema.telemetry import OperationMetrics
 from server.settings import Settings
 
-Query = merge_types("Query", (AccessQuery, SignalQuery, ObservabilityQuery, TaskQuery, AuditQuery))
+Query = merge_types(
+    "Query",
+    (AccessQuery, SignalQuery, ObservabilityQuery, TaskQuery, EventQuery, AuditQuery),
+)
 Mutation = merge_types("Mutation", (AccessMutation, SignalMutation, TaskMutation))
 Subscription = merge_types("Subscription", (EventSubscription,))
 
