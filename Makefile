@@ -32,6 +32,7 @@ bench: $(STAMP)
 	command -v wrk >/dev/null || apt-get install -y wrk
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python bench/fanout.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -10,6 +10,7 @@ from schema.access import AccessMutation, AccessQuery
 from schema.audit import AuditQuery
 from schema.errors import CodedErrors, OpsGraphSchema
 from schema.events import EventQuery, EventSubscription
+from schema.execution import OpsGraphExecutionContext
 from schema.limits import limit_extensions
 from schema.observability import ObservabilityQuery
 from schema.scalars import SCALAR_MAP
@@ -40,4 +41,5 @@ def build_schema(settings: Settings) -> OpsGraphSchema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=OpsGraphExecutionContext,
     )
