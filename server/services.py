@@ -68,6 +68,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.runner.stop()
+        await self.outbox.stop()
         await self.feed.stop()
         await self.bus.disconnect()
         await self.db.dispose()

@@ -1,6 +1,7 @@
 """The transactional outbox: commit, then sequence and announce the new events."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,8 @@ from server.events.service import APPENDED, assign_sequence
 logger = logging.getLogger(__name__)
 
 BUS_TIMEOUT_SECONDS = 1.0
+RETRY_FIRST_SECONDS = 0.2
+RETRY_MAX_SECONDS = 5.0
 
 
 class Outbox:
@@ -22,6 +25,8 @@ class Outbox:
         self._db = db
         self._bus = bus
         self._feed = feed
+        self._unannounced = 0
+        self._retrying: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -32,7 +37,8 @@ class Outbox:
             await self.announce()
 
     async def announce(self) -> None:
-        """Never raises: an event not announced is still found by the feeds' polls."""
+        """Never raises: an event not announced now is announced once the bus is back,
+        and found by the feeds' polls meanwhile."""
         try:
             seq = await assign_sequence(self._db)
         except Exception:
@@ -41,7 +47,40 @@ class Outbox:
         if seq is None:
             return
         self._feed.wake()
+        self._unannounced = max(self._unannounced, seq)
+        if self._retrying is None and not await self._notify():
+            self._retrying = asyncio.create_task(self._notify_until_delivered())
+
+    async def _notify(self) -> bool:
+        """Announce the newest cursor; True once no newer one is waiting."""
+        seq = self._unannounced
         try:
             await asyncio.wait_for(self._bus.notify(seq), timeout=BUS_TIMEOUT_SECONDS)
         except Exception as error:
             logger.warning("could not announce events up to %s on the bus: %r", seq, error)
+            return False
+        # Events committed while we were sending skipped their own announcement
+        # if a retry was under way: announce them too before stopping.
+        return seq == self._unannounced or await self._notify()
+
+    async def _notify_until_delivered(self) -> None:
+        """Keep announcing the newest cursor until the bus takes it again.
+
+        Otherwise other replicas would learn of events committed while the bus
+        was down only at their next poll.
+        """
+        delay = RETRY_FIRST_SECONDS
+        try:
+            while True:
+                await asyncio.sleep(delay)
+                if await self._notify():
+                    return
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+        finally:
+            self._retrying = None
+
+    async def stop(self) -> None:
+        if self._retrying is not None:
+            self._retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrying
