@@ -13,9 +13,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from schema.root import build_schema
 from server import metrics
 from server.clock import Clock, SystemClock
-from server.errors import ErrorCode
 from server.http import (
-    BodyTooLarge,
     OpsGraphView,
     RateLimitExceeded,
     RequestContextMiddleware,
@@ -91,13 +89,3 @@ def _add_error_handlers(app: FastAPI) -> None:
             error.error.message, error.error.code.value, request.state.request_id
         )
         return Response(body, status_code=429, media_type="application/json", headers=headers)
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(request: Request, error: BodyTooLarge) -> Response:
-        settings: Settings = request.app.state.services.settings
-        body = graphql_error_body(
-            f"request body larger than {settings.max_body_bytes} bytes",
-            ErrorCode.BAD_USER_INPUT.value,
-            request.state.request_id,
-        )
-        return Response(body, status_code=413, media_type="application/json")

@@ -86,6 +86,9 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, self._limited(receive), send_with_request_id)
+        except BodyTooLarge:  # a chunked body grew past the limit while being read
+            status = 413
+            await self._too_large(send, request_id)
         finally:
             self._observe(scope, status, started)
 

@@ -111,12 +111,18 @@ async def app(settings: Settings, root_key: str, clock: FrozenClock) -> AsyncIte
         yield application
 
 
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @pytest.fixture(scope="session")
 async def live_server(app: FastAPI) -> AsyncIterator[str]:
     """The session's app served by uvicorn on a loopback port, for websocket clients."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

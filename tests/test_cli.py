@@ -1,7 +1,6 @@
 """The run command: migrates, prints the first admin key once, serves."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -10,13 +9,7 @@ from pathlib import Path
 import httpx
 
 from server.migrations import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.conftest import free_port
 
 
 def _serve(database: Path, port: int) -> subprocess.Popen[str]:
@@ -55,7 +48,7 @@ def _stop(process: subprocess.Popen[str]) -> str:
 
 def test_serve_prints_the_admin_key_once(tmp_path: Path) -> None:
     database = tmp_path / "nested" / "opsgraph.db"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     first = _serve(database, port)
     try:

@@ -6,7 +6,6 @@ within seconds crossed Redis; polling is the safety net, not the path.
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +19,7 @@ from server.events.models import Event
 from server.migrations import ROOT
 from server.services import Services
 from server.tasks.models import Task
-from tests.conftest import Backend, Workspace
+from tests.conftest import Backend, Workspace, free_port
 from tests.graphql_client import GraphQLClient
 from tests.ws_client import subscription_client
 
@@ -46,13 +45,6 @@ async def _run(*command: str) -> None:
     await process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def _replica(backend: Backend, **settings: str) -> Iterator[str]:
     with _replica_process(backend, **settings) as (address, _):
@@ -63,7 +55,7 @@ def _replica(backend: Backend, **settings: str) -> Iterator[str]:
 def _replica_process(
     backend: Backend, **settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "OPSGRAPH_DATABASE_URL": backend.database_url,
