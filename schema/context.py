@@ -1,12 +1,14 @@
 """The per-operation GraphQL context: principal, services and database sessions."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
@@ -14,6 +16,9 @@ from server.auth import Permission, Principal
 from server.errors import OpsGraphError, Unauthenticated
 from server.pagination import PageRequest, page_request
 from server.services import Services
+
+KeyT = TypeVar("KeyT")
+ValueT = TypeVar("ValueT")
 
 
 @dataclass
@@ -46,6 +51,7 @@ class Context(BaseContext):
         self._share_read_session = share_read_session
         self._reader: AsyncSession | None = None
         self._reader_lock = asyncio.Lock()
+        self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
     @property
     def principal(self) -> Principal:
@@ -80,6 +86,16 @@ class Context(BaseContext):
             if self._reader is None:
                 self._reader = self.services.db.sessions()
             yield self._reader
+
+    def loader(
+        self, name: str, load: Callable[[list[KeyT]], Awaitable[list[ValueT]]]
+    ) -> DataLoader[KeyT, ValueT]:
+        """A batching loader, one per context and name, that does not cache: a
+        websocket context lives long and its data changes meanwhile."""
+        found = self._loaders.get(name)
+        if found is None:
+            found = self._loaders[name] = DataLoader(load_fn=load, cache=False)
+        return found
 
     def page_request(self, first: int | None, after: str | None) -> PageRequest:
         settings = self.services.settings

@@ -6,6 +6,7 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from schema.alert_enums import Severity
 from schema.context import Info
 from schema.ids import parse_id
 from schema.permissions import CanRead
@@ -38,7 +39,7 @@ class EventEnvelope:
 @strawberry.input
 class AlertEventFilter:
     services: list[str] | None = None
-    severities: list[str] | None = None
+    severities: list[Severity] | None = None  # type: ignore[valid-type]
     types: list[str] | None = None
 
     def accepts(self, record: EventRecord) -> bool:

@@ -18,3 +18,14 @@ class MatcherInput:
 
 def to_matchers(inputs: list[MatcherInput] | None) -> list[Matcher]:
     return [item.to_matcher() for item in inputs or []]
+
+
+@strawberry.type(name="Matcher")
+class MatcherType:
+    label: str
+    op: MatchOp  # type: ignore[valid-type]
+    value: str
+
+    @classmethod
+    def from_matcher(cls, matcher: Matcher) -> "MatcherType":
+        return cls(label=matcher.label, op=matcher.op, value=matcher.value)

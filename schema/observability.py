@@ -4,9 +4,17 @@ from datetime import datetime
 
 import strawberry
 
+from schema.alert_enums import Severity
 from schema.context import Info
 from schema.permissions import CanRead
+from server.alerts import queries as alert_queries
 from server.signals import service as signal_service
+
+
+@strawberry.type
+class SeverityCount:
+    severity: Severity  # type: ignore[valid-type]
+    count: int
 
 
 @strawberry.type
@@ -15,6 +23,8 @@ class ServiceOverview:
     signal_count: int
     series_names: int = strawberry.field(description="Distinct signal names of the service.")
     last_seen_at: datetime | None
+    open_alerts: int = strawberry.field(description="FIRING or ACKNOWLEDGED alerts.")
+    open_alerts_by_severity: list[SeverityCount]
 
 
 @strawberry.type
@@ -25,22 +35,44 @@ class ObservabilityOverview:
 
 @strawberry.type
 class ObservabilityQuery:
-    @strawberry.field(permission_classes=[CanRead])
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="Every service with signals or open alerts, by name.",
+    )
     async def observability_overview(self, info: Info) -> ObservabilityOverview:
         context = info.context
+        workspace_id = context.principal.workspace_id
         async with context.session() as session:
-            summaries = await signal_service.service_summaries(
-                session, workspace_id=context.principal.workspace_id
+            summaries = await signal_service.service_summaries(session, workspace_id=workspace_id)
+            open_counts = await alert_queries.open_alert_counts(session, workspace_id=workspace_id)
+        by_service = {
+            s.service: ServiceOverview(
+                service=s.service,
+                signal_count=s.signal_count,
+                series_names=s.series_names,
+                last_seen_at=s.last_seen_at,
+                open_alerts=0,
+                open_alerts_by_severity=[],
+            )
+            for s in summaries
+        }
+        for counted in open_counts:
+            overview = by_service.setdefault(
+                counted.service,
+                ServiceOverview(
+                    service=counted.service,
+                    signal_count=0,
+                    series_names=0,
+                    last_seen_at=None,
+                    open_alerts=0,
+                    open_alerts_by_severity=[],
+                ),
+            )
+            overview.open_alerts += counted.count
+            overview.open_alerts_by_severity.append(
+                SeverityCount(severity=counted.severity, count=counted.count)
             )
         return ObservabilityOverview(
             generated_at=context.services.clock.now(),
-            services=[
-                ServiceOverview(
-                    service=s.service,
-                    signal_count=s.signal_count,
-                    series_names=s.series_names,
-                    last_seen_at=s.last_seen_at,
-                )
-                for s in summaries
-            ],
+            services=[by_service[name] for name in sorted(by_service)],
         )

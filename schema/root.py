@@ -7,6 +7,8 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from schema.access import AccessMutation, AccessQuery
+from schema.aggregation import AggregationMutation, AggregationQuery
+from schema.alerts import AlertMutation, AlertQuery
 from schema.audit import AuditQuery
 from schema.errors import CodedErrors, OpsGraphSchema
 from schema.events import EventQuery, EventSubscription
@@ -15,15 +17,36 @@ from schema.limits import limit_extensions
 from schema.observability import ObservabilityQuery
 from schema.scalars import SCALAR_MAP
 from schema.signals import SignalMutation, SignalQuery
+from schema.silences import SilenceMutation, SilenceQuery
 from schema.tasks import TaskMutation, TaskQuery
 from schema.telemetry import OperationMetrics
 from server.settings import Settings
 
 Query = merge_types(
     "Query",
-    (AccessQuery, SignalQuery, ObservabilityQuery, TaskQuery, EventQuery, AuditQuery),
+    (
+        AccessQuery,
+        SignalQuery,
+        ObservabilityQuery,
+        AlertQuery,
+        SilenceQuery,
+        AggregationQuery,
+        TaskQuery,
+        EventQuery,
+        AuditQuery,
+    ),
 )
-Mutation = merge_types("Mutation", (AccessMutation, SignalMutation, TaskMutation))
+Mutation = merge_types(
+    "Mutation",
+    (
+        AccessMutation,
+        SignalMutation,
+        AlertMutation,
+        SilenceMutation,
+        AggregationMutation,
+        TaskMutation,
+    ),
+)
 Subscription = merge_types("Subscription", (EventSubscription,))
 
 

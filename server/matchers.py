@@ -49,6 +49,13 @@ class Matcher:
     def anchored_pattern(self) -> str:
         return f"(?s)^(?:{self.value})\\Z"
 
+    def to_dict(self) -> dict[str, str]:
+        return {"label": self.label, "op": self.op.value, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, str]) -> "Matcher":
+        return cls(label=stored["label"], op=MatchOp(stored["op"]), value=stored["value"])
+
     def matches(self, labels: dict[str, Any]) -> bool:
         actual = str(labels.get(self.label, ""))
         if self.op is MatchOp.EQ:
@@ -58,8 +65,20 @@ class Matcher:
         found = re.match(self.anchored_pattern, actual) is not None
         return found if self.op is MatchOp.RE else not found
 
-    def to_sql(self, labels_column: Any) -> ColumnElement[bool]:
-        actual = func.coalesce(labels_column[self.label].as_string(), "")
+    def to_sql(
+        self, labels_column: Any, columns: dict[str, Any] | None = None
+    ) -> ColumnElement[bool]:
+        """The matcher as a SQL condition on a JSON labels column.
+
+        ``columns`` maps label names that stand for a column of their own
+        (e.g. an alert's ``service``) to that column.
+        """
+        column = (columns or {}).get(self.label)
+        actual: ColumnElement[str] = (
+            column
+            if column is not None
+            else func.coalesce(labels_column[self.label].as_string(), "")
+        )
         if self.op is MatchOp.EQ:
             return actual == self.value
         if self.op is MatchOp.NEQ:

@@ -1,6 +1,7 @@
 """Every ORM model, imported so that ``Base.metadata`` knows all tables."""
 
 from server.access.models import ApiKey, Workspace
+from server.alerts.models import AggregationRule, Alert, AlertGroup, SilenceRule
 from server.audit.models import AuditEntry
 from server.db import Base
 from server.events.models import Event, EventRetention
@@ -8,6 +9,9 @@ from server.signals.models import Signal
 from server.tasks.models import PeriodicJob, Task
 
 __all__ = [
+    "AggregationRule",
+    "Alert",
+    "AlertGroup",
     "ApiKey",
     "AuditEntry",
     "Base",
@@ -15,6 +19,7 @@ __all__ = [
     "EventRetention",
     "PeriodicJob",
     "Signal",
+    "SilenceRule",
     "Task",
     "Workspace",
 ]

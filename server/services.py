@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from server.alerts import silences
 from server.auth import KeyAuthenticator
 from server.bus import EventBus
 from server.clock import Clock
@@ -48,6 +49,11 @@ class Services:
             await events.prune(db, older_than=clock.now() - settings.event_retention)
 
         runner.register_periodic("event_retention", timedelta(hours=1), prune_events)
+
+        async def sweep_silences() -> None:
+            await silences.sweep(outbox, now=clock.now(), interval=settings.silence_sweep_interval)
+
+        runner.register_periodic("silence_sweep", settings.silence_sweep_interval, sweep_silences)
         return cls(
             settings=settings,
             db=db,

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=500, ge=1)
     default_page_size: int = Field(default=50, ge=1)
     max_ingest_batch: int = Field(default=10_000, ge=1)
+    max_alert_batch: int = Field(default=1_000, ge=1)
+    silence_sweep_interval: timedelta = Field(default=timedelta(minutes=1), gt=timedelta(0))
     max_query_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=5_000, ge=1)

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import metrics
@@ -94,6 +94,17 @@ def append(
     return event
 
 
+async def append_many(session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    """Insert many events (``Event`` column values) in one set-based statement.
+
+    They are numbered in the order given. A batch of alerts costs one
+    statement this way, not one ORM object per event.
+    """
+    if events:
+        await session.execute(insert(Event), events)
+        session.info[APPENDED] = True
+
+
 async def _lock_sequencer(db: Database, session: AsyncSession) -> None:
     if db.is_postgresql:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK})
@@ -108,25 +119,25 @@ async def assign_sequence(db: Database) -> int | None:
     """
     async with db.transaction() as session:
         await _lock_sequencer(db, session)
-        pending = list(
-            (
-                await session.scalars(
-                    select(Event.id).where(Event.seq.is_(None)).order_by(Event.id)
-                )
-            ).all()
-        )
-        if not pending:
-            return None
         # Cursors never repeat, even once every event has been pruned.
-        highest = await session.scalar(select(func.max(Event.seq)))
-        pruned = await session.scalar(select(EventRetention.pruned_through))
-        base = max(highest or 0, pruned or 0)
-        await session.execute(
-            update(Event),
-            [{"id": event_id, "seq": base + offset} for offset, event_id in enumerate(pending, 1)],
+        base = await latest_seq(session)
+        numbered = (
+            select(Event.id, func.row_number().over(order_by=Event.id).label("offset"))
+            .where(Event.seq.is_(None))
+            .subquery()
         )
-    metrics.events_published.inc(len(pending))
-    return base + len(pending)
+        # One set-based statement however many events the batch holds.
+        result = await session.execute(
+            update(Event)
+            .where(Event.id == numbered.c.id)
+            .values(seq=base + numbered.c.offset)
+            .execution_options(synchronize_session=False)
+        )
+        assigned = int(result.rowcount)  # type: ignore[attr-defined]
+    if not assigned:
+        return None
+    metrics.events_published.inc(assigned)
+    return base + assigned
 
 
 async def has_unsequenced(session: AsyncSession) -> bool:
@@ -156,19 +167,24 @@ async def read_after(
 
 
 async def subject_events(
-    session: AsyncSession, *, workspace_id: int, stream: Stream, subject_id: int
-) -> list[EventRecord]:
+    session: AsyncSession, *, workspace_id: int, stream: Stream, subject_ids: list[int]
+) -> dict[int, list[EventRecord]]:
+    """The delivered events of each subject, in cursor order."""
     rows = await session.scalars(
         select(Event)
         .where(
             Event.workspace_id == workspace_id,
             Event.stream == stream.value,
-            Event.subject_id == subject_id,
+            Event.subject_id.in_(subject_ids),
             Event.seq.is_not(None),
         )
         .order_by(Event.seq)
     )
-    return [EventRecord.from_model(row) for row in rows.all()]
+    timelines: dict[int, list[EventRecord]] = {subject_id: [] for subject_id in subject_ids}
+    for row in rows.all():
+        assert row.subject_id is not None
+        timelines[row.subject_id].append(EventRecord.from_model(row))
+    return timelines
 
 
 async def prune(db: Database, *, older_than: datetime) -> int:

@@ -6,18 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from server.matchers import LABEL_NAME
+from server.labels import InvalidLabels, validate_labels
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
-MAX_LABELS = 32
-MAX_LABEL_VALUE = 256
 # Used with fullmatch: "$" would also accept a trailing newline.
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_.:]{0,199}")
-# Label names already found valid: a batch repeats a handful of names thousands of
-# times. Bounded, as the names come from clients.
-_VALID_LABEL_NAMES_KEPT = 10_000
-_valid_label_names: set[str] = set()
 
 
 class SampleLike(Protocol):
@@ -69,7 +63,7 @@ def validate_sample(item: SampleLike, *, now: datetime) -> Sample:
         name=item.name,
         value=item.value,
         ts=_validate_ts(item.ts, now=now),
-        labels=validate_labels(item.labels),
+        labels=_validate_labels(item.labels),
     )
 
 
@@ -83,27 +77,8 @@ def _validate_ts(ts: datetime | None, *, now: datetime) -> datetime:
     return ts
 
 
-def validate_labels(labels: Any) -> dict[str, str]:
-    if labels is None:
-        return {}
-    if not isinstance(labels, dict):
-        raise SampleRejected("labels must be an object of label names to string values")
-    if len(labels) > MAX_LABELS:
-        raise SampleRejected(f"at most {MAX_LABELS} labels are allowed")
-    clean: dict[str, str] = {}
-    for key, value in labels.items():
-        if key not in _valid_label_names:
-            if not LABEL_NAME.fullmatch(key):
-                raise SampleRejected(f"label name {key!r} is invalid")
-            if len(_valid_label_names) < _VALID_LABEL_NAMES_KEPT:
-                _valid_label_names.add(key)
-        if type(value) is str:  # nearly always: skip the isinstance checks
-            text = value
-        elif isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise SampleRejected(f"label {key!r} must have a string value")
-        else:
-            text = str(value)
-        if len(text) > MAX_LABEL_VALUE:
-            raise SampleRejected(f"label {key!r} is longer than {MAX_LABEL_VALUE} characters")
-        clean[key] = text
-    return clean
+def _validate_labels(labels: Any) -> dict[str, str]:
+    try:
+        return validate_labels(labels)
+    except InvalidLabels as error:
+        raise SampleRejected(str(error)) from error

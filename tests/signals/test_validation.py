@@ -7,13 +7,12 @@ from typing import Any
 import pytest
 
 from server.errors import InvalidInput
+from server.labels import MAX_LABELS, InvalidLabels, validate_labels
 from server.matchers import Matcher, MatchOp, matches_all, validate_matchers
 from server.signals.validation import (
-    MAX_LABELS,
     Sample,
     SampleInput,
     SampleRejected,
-    validate_labels,
     validate_sample,
 )
 
@@ -103,20 +102,20 @@ def test_up_to_five_minutes_in_the_future_is_allowed() -> None:
 
 @pytest.mark.parametrize("labels", [[], ["pod"], "pod=a", 5, True])
 def test_labels_must_be_an_object(labels: Any) -> None:
-    with pytest.raises(SampleRejected, match="labels must be an object"):
+    with pytest.raises(InvalidLabels, match="labels must be an object"):
         validate_labels(labels)
 
 
 def test_at_most_the_maximum_number_of_labels() -> None:
     enough = {f"l{i}": "x" for i in range(MAX_LABELS)}
     assert validate_labels(enough) == enough
-    with pytest.raises(SampleRejected, match=f"at most {MAX_LABELS} labels"):
+    with pytest.raises(InvalidLabels, match=f"at most {MAX_LABELS} labels"):
         validate_labels({**enough, "one_more": "x"})
 
 
 @pytest.mark.parametrize("label", ["", "1pod", "pod-name", "pod name", "pod\n", "pöd", "l" * 65])
 def test_bad_label_names_are_rejected(label: str) -> None:
-    with pytest.raises(SampleRejected, match="label name"):
+    with pytest.raises(InvalidLabels, match="label name"):
         validate_labels({label: "x"})
 
 
@@ -127,7 +126,7 @@ def test_good_label_names_pass(label: str) -> None:
 
 @pytest.mark.parametrize("value", [{"a": "b"}, ["a"], None, True, False])
 def test_label_values_must_be_scalars(value: Any) -> None:
-    with pytest.raises(SampleRejected, match="'pod' must have a string value"):
+    with pytest.raises(InvalidLabels, match="'pod' must have a string value"):
         validate_labels({"pod": value})
 
 
@@ -141,7 +140,7 @@ def test_numeric_label_values_become_strings() -> None:
 
 def test_label_values_have_a_length_limit() -> None:
     assert validate_labels({"pod": "x" * 256}) == {"pod": "x" * 256}
-    with pytest.raises(SampleRejected, match="longer than 256"):
+    with pytest.raises(InvalidLabels, match="longer than 256"):
         validate_labels({"pod": "x" * 257})
 
 

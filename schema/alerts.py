@@ -1,0 +1,301 @@
+"""Alerts: raising (deduplicated), the lifecycle, listing and the SLA overview."""
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.scalars import JSON
+from strawberry.types.arguments import InputContext
+from strawberry.types.base import get_object_definition
+
+from schema.alert_enums import AlertSource, AlertStatus, Severity
+from schema.audited import audited_mutation
+from schema.context import Context, Info
+from schema.events import EventEnvelope
+from schema.ids import parse_id, to_id
+from schema.matchers import MatcherInput, to_matchers
+from schema.pagination import Connection, connection
+from schema.permissions import CanRead
+from server.alerts import drafts, lifecycle, queries, raising
+from server.alerts.drafts import AlertDraft
+from server.alerts.models import Alert as AlertRow
+from server.auth import Permission
+from server.events import service as events
+from server.events.service import EventRecord, Stream
+from server.matchers import check_patterns_in_database
+
+
+@strawberry.input
+class AlertInput:
+    service: str
+    summary: str
+    severity: Severity  # type: ignore[valid-type]
+    labels: JSON | None = None
+    fingerprint: str | None = strawberry.field(
+        default=None,
+        description="The deduplication key; by default a hash of the service and the labels.",
+    )
+    source: AlertSource | None = None  # type: ignore[valid-type]
+
+
+def _alert_from_input(cls: type, value: Mapping[str, Any], _context: InputContext) -> Any:
+    """Builds an AlertInput straight from graphql-core's coerced value (see SignalInput)."""
+    source = value.get("source")
+    return cls(
+        service=value["service"],
+        summary=value["summary"],
+        severity=drafts.Severity(value["severity"]),
+        labels=value.get("labels"),
+        fingerprint=value.get("fingerprint"),
+        source=drafts.AlertSource(source) if source is not None else None,
+    )
+
+
+get_object_definition(AlertInput, strict=True).from_input = _alert_from_input
+
+
+@strawberry.input
+class AlertFilter:
+    service: str | None = None
+    status: list[AlertStatus] | None = None  # type: ignore[valid-type]
+    severity: list[Severity] | None = None  # type: ignore[valid-type]
+    labels: list[MatcherInput] | None = None
+    from_: datetime | None = strawberry.field(
+        default=None, name="from", description="Alerts last fired at or after this."
+    )
+    to: datetime | None = strawberry.field(
+        default=None, description="Alerts first fired before this."
+    )
+    text: str | None = strawberry.field(
+        default=None, description="Case-insensitive text in the summary."
+    )
+
+    def to_filter(self) -> queries.AlertFilter:
+        return queries.AlertFilter(
+            service=self.service,
+            statuses=list(self.status or []),
+            severities=list(self.severity or []),
+            matchers=to_matchers(self.labels),
+            from_=self.from_,
+            to=self.to,
+            text=self.text,
+        )
+
+
+async def _load_timelines(context: Context, alert_ids: list[int]) -> list[list[EventRecord]]:
+    async with context.session() as session:
+        timelines = await events.subject_events(
+            session,
+            workspace_id=context.principal.workspace_id,
+            stream=Stream.ALERT,
+            subject_ids=alert_ids,
+        )
+    return [timelines[alert_id] for alert_id in alert_ids]
+
+
+@strawberry.type(name="Alert")
+class AlertType:
+    id: strawberry.ID
+    fingerprint: str
+    service: str
+    summary: str
+    severity: Severity  # type: ignore[valid-type]
+    status: AlertStatus  # type: ignore[valid-type]
+    source: AlertSource  # type: ignore[valid-type]
+    labels: JSON
+    occurrence_count: int
+    silenced: bool = strawberry.field(description="A silence rule matches it: not notified.")
+    noise_suppressed: bool = strawberry.field(
+        description="Over its aggregation group's notification limit: not notified."
+    )
+    first_fired_at: datetime
+    last_fired_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    closed_at: datetime | None
+    closed_by: str | None
+    timeout_escalated_at: datetime | None
+
+    @strawberry.field(description="What happened to the alert, oldest first.")
+    async def events(self, info: Info) -> list[EventEnvelope]:
+        context = info.context
+        loader: DataLoader[int, list[EventRecord]] = context.loader(
+            "alert_timelines", lambda ids: _load_timelines(context, ids)
+        )
+        records = await loader.load(int(self.id))
+        return [EventEnvelope.from_record(record) for record in records]
+
+    @classmethod
+    def from_model(cls, row: AlertRow) -> "AlertType":
+        return cls(
+            id=to_id(row.id),
+            fingerprint=row.fingerprint,
+            service=row.service,
+            summary=row.summary,
+            severity=drafts.Severity(row.severity),
+            status=drafts.AlertStatus(row.status),
+            source=drafts.AlertSource(row.source),
+            labels=JSON(row.labels),
+            occurrence_count=row.occurrence_count,
+            silenced=row.silenced,
+            noise_suppressed=row.noise_suppressed,
+            first_fired_at=row.first_fired_at,
+            last_fired_at=row.last_fired_at,
+            acknowledged_at=row.acknowledged_at,
+            acknowledged_by=row.acknowledged_by,
+            resolved_at=row.resolved_at,
+            resolved_by=row.resolved_by,
+            closed_at=row.closed_at,
+            closed_by=row.closed_by,
+            timeout_escalated_at=row.timeout_escalated_at,
+        )
+
+
+@strawberry.type
+class SlaOverview:
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+    service: str | None
+    total: int = strawberry.field(description="Alerts first fired in the range.")
+    acknowledged: int
+    resolved: int
+    closed: int
+    timeout_escalated: int = strawberry.field(
+        description="Alerts escalated because nobody acknowledged them in time."
+    )
+    mtta_seconds: float | None = strawberry.field(
+        description="Mean time from first firing to acknowledgement."
+    )
+    mttr_seconds: float | None = strawberry.field(
+        description="Mean time from first firing to resolution."
+    )
+    timeout_escalation_rate: float | None = strawberry.field(
+        description="timeoutEscalated / total; null without alerts."
+    )
+
+
+@strawberry.type
+class AlertQuery:
+    @strawberry.field(permission_classes=[CanRead], description="Newest first.")
+    async def alerts(
+        self,
+        info: Info,
+        filter: AlertFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AlertType]:
+        context = info.context
+        given = (filter or AlertFilter()).to_filter()
+        query = queries.alerts_query(workspace_id=context.principal.workspace_id, filter_=given)
+        async with context.session() as session:
+            await check_patterns_in_database(session, given.matchers, field="filter.labels")
+        return await connection(
+            info, query, [AlertRow.id], AlertType.from_model, first=first, after=after
+        )
+
+    @strawberry.field(permission_classes=[CanRead])
+    async def alert(self, info: Info, id: strawberry.ID) -> AlertType | None:
+        context = info.context
+        async with context.session() as session:
+            row = await session.scalar(
+                queries.alerts_query(
+                    workspace_id=context.principal.workspace_id, filter_=queries.AlertFilter()
+                ).where(AlertRow.id == parse_id(id))
+            )
+        return AlertType.from_model(row) if row else None
+
+    @strawberry.field(permission_classes=[CanRead])
+    async def sla_overview(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        service: str | None = None,
+    ) -> SlaOverview:
+        context = info.context
+        async with context.session() as session:
+            figures = await queries.sla_overview(
+                session,
+                workspace_id=context.principal.workspace_id,
+                from_=from_,
+                to=to,
+                service=service,
+            )
+        return SlaOverview(
+            from_=from_,
+            to=to,
+            service=service,
+            total=figures.total,
+            acknowledged=figures.acknowledged,
+            resolved=figures.resolved,
+            closed=figures.closed,
+            timeout_escalated=figures.timeout_escalated,
+            mtta_seconds=figures.mtta_seconds,
+            mttr_seconds=figures.mttr_seconds,
+            timeout_escalation_rate=figures.timeout_escalation_rate,
+        )
+
+
+async def _raise(info: Info, items: list[AlertInput], field: str) -> list[AlertType]:
+    context = info.context
+    validated: list[AlertDraft] = drafts.validate_drafts(
+        items, max_batch=context.services.settings.max_alert_batch, field=field
+    )
+    async with context.session() as session:
+        alerts = await raising.raise_alerts(
+            session,
+            workspace_id=context.principal.workspace_id,
+            drafts=validated,
+            now=context.services.clock.now(),
+        )
+    return [AlertType.from_model(alert) for alert in alerts]
+
+
+async def _transition(info: Info, transition: lifecycle.Transition, id: strawberry.ID) -> AlertType:
+    context = info.context
+    principal = context.principal
+    async with context.session() as session:
+        alert = await lifecycle.apply(
+            session,
+            transition,
+            workspace_id=principal.workspace_id,
+            alert_id=parse_id(id),
+            actor=principal.key_name,
+            now=context.services.clock.now(),
+        )
+    return AlertType.from_model(alert)
+
+
+@strawberry.type
+class AlertMutation:
+    @audited_mutation(
+        Permission.OBSERVABILITY_WRITE,
+        description="Raise an alert; an open alert with the same fingerprint is updated.",
+    )
+    async def raise_alert(self, info: Info, input: AlertInput) -> AlertType:
+        return (await _raise(info, [input], "input"))[0]
+
+    @audited_mutation(
+        Permission.OBSERVABILITY_WRITE,
+        description="Raise a batch of alerts (all or none): one alert per input, in order.",
+    )
+    async def raise_alerts(self, info: Info, inputs: list[AlertInput]) -> list[AlertType]:
+        return await _raise(info, inputs, "inputs")
+
+    @audited_mutation(Permission.OBSERVABILITY_WRITE, description="FIRING -> ACKNOWLEDGED.")
+    async def acknowledge_alert(self, info: Info, id: strawberry.ID) -> AlertType:
+        return await _transition(info, lifecycle.ACKNOWLEDGE, id)
+
+    @audited_mutation(
+        Permission.OBSERVABILITY_WRITE, description="FIRING or ACKNOWLEDGED -> RESOLVED."
+    )
+    async def resolve_alert(self, info: Info, id: strawberry.ID) -> AlertType:
+        return await _transition(info, lifecycle.RESOLVE, id)
+
+    @audited_mutation(Permission.OBSERVABILITY_WRITE, description="RESOLVED -> CLOSED.")
+    async def close_alert(self, info: Info, id: strawberry.ID) -> AlertType:
+        return await _transition(info, lifecycle.CLOSE, id)

@@ -1,0 +1,130 @@
+"""Raising alerts: a whole batch is deduplicated, stored and announced set-based.
+
+One ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING`` statement stores a batch:
+a fingerprint with an open alert (FIRING or ACKNOWLEDGED) updates it (count
++1, last fired now), any other opens a new alert. The unique index on open
+fingerprints makes this hold under concurrent raises too. Rows go in
+fingerprint order, so that concurrent batches lock alerts in the same order.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.alerts import aggregation, silences
+from server.alerts.drafts import AlertDraft, AlertStatus
+from server.alerts.events import AlertEventType, alert_event, emit
+from server.alerts.models import OPEN_CONDITION, OPEN_STATUSES, Alert
+
+
+@dataclass(frozen=True, slots=True)
+class _Raise:
+    draft: AlertDraft
+    occurrences: int
+    silenced: bool
+
+
+def _collapse(drafts: list[AlertDraft]) -> dict[str, tuple[AlertDraft, int]]:
+    """One entry per fingerprint: its last draft and how often the batch raised it."""
+    collapsed: dict[str, tuple[AlertDraft, int]] = {}
+    for draft in drafts:
+        previous = collapsed.get(draft.fingerprint)
+        collapsed[draft.fingerprint] = (draft, previous[1] + 1 if previous else 1)
+    return collapsed
+
+
+def _row(workspace_id: int, raised: _Raise, now: datetime) -> dict[str, Any]:
+    draft = raised.draft
+    return {
+        "workspace_id": workspace_id,
+        "fingerprint": draft.fingerprint,
+        "source": draft.source.value,
+        "severity": draft.severity.value,
+        "status": AlertStatus.FIRING.value,
+        "service": draft.service,
+        "summary": draft.summary,
+        "labels": draft.labels,
+        "occurrence_count": raised.occurrences,
+        "silenced": raised.silenced,
+        "noise_suppressed": False,
+        "first_fired_at": now,
+        "last_fired_at": now,
+    }
+
+
+async def _upsert(
+    session: AsyncSession, workspace_id: int, raises: list[_Raise], now: datetime
+) -> list[Alert]:
+    connection = await session.connection()
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    values = insert(Alert)
+    statement = values.on_conflict_do_update(
+        index_elements=[Alert.workspace_id, Alert.fingerprint],
+        index_where=OPEN_CONDITION,
+        set_={
+            "occurrence_count": Alert.occurrence_count + values.excluded.occurrence_count,
+            "last_fired_at": values.excluded.last_fired_at,
+            "severity": values.excluded.severity,
+            "summary": values.excluded.summary,
+            "labels": values.excluded.labels,
+            # Raising can only silence; lifting a silence is the silences' sweep.
+            "silenced": Alert.silenced | values.excluded.silenced,
+        },
+    ).returning(Alert, sort_by_parameter_order=True)
+    rows = [_row(workspace_id, raised, now) for raised in raises]
+    result = await session.scalars(statement.execution_options(populate_existing=True), rows)
+    return list(result.all())
+
+
+async def _already_silenced(
+    session: AsyncSession, workspace_id: int, fingerprints: list[str]
+) -> set[str]:
+    if not fingerprints:
+        return set()
+    rows = await session.scalars(
+        select(Alert.fingerprint).where(
+            Alert.workspace_id == workspace_id,
+            Alert.fingerprint.in_(fingerprints),
+            Alert.status.in_(OPEN_STATUSES),
+            Alert.silenced.is_(True),
+        )
+    )
+    return set(rows.all())
+
+
+async def raise_alerts(
+    session: AsyncSession, *, workspace_id: int, drafts: list[AlertDraft], now: datetime
+) -> list[Alert]:
+    """Store a validated batch; returns the alert of each draft, in order."""
+    silencers = await silences.silencing_rules(session, workspace_id=workspace_id, now=now)
+    raises = [
+        _Raise(draft, count, silences.silenced_by(silencers, draft.match_labels))
+        for _fingerprint, (draft, count) in sorted(_collapse(drafts).items())
+    ]
+    silenced_before = await _already_silenced(
+        session, workspace_id, [r.draft.fingerprint for r in raises if r.silenced]
+    )
+    alerts = await _upsert(session, workspace_id, raises, now)
+    events: list[dict[str, Any]] = []
+    new_alerts: list[Alert] = []
+    for raised, alert in zip(raises, alerts, strict=True):
+        opened = alert.occurrence_count == raised.occurrences
+        if opened:
+            events.append(alert_event(alert, AlertEventType.FIRED, now))
+        else:
+            events.append(
+                alert_event(alert, AlertEventType.DEDUPLICATED, now, occurrences=raised.occurrences)
+            )
+        if raised.silenced and (opened or alert.fingerprint not in silenced_before):
+            events.append(alert_event(alert, AlertEventType.SUPPRESSED, now))
+        elif opened:
+            new_alerts.append(alert)
+    await emit(session, events)
+    await aggregation.aggregate(session, workspace_id=workspace_id, new_alerts=new_alerts, now=now)
+    by_fingerprint = {alert.fingerprint: alert for alert in alerts}
+    return [by_fingerprint[draft.fingerprint] for draft in drafts]

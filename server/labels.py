@@ -1,0 +1,43 @@
+"""Label sets (name -> string value), as signals and alerts carry them."""
+
+from typing import Any
+
+from server.matchers import LABEL_NAME
+
+MAX_LABELS = 32
+MAX_LABEL_VALUE = 256
+# Label names already found valid: a batch repeats a handful of names thousands of
+# times. Bounded, as the names come from clients.
+_VALID_LABEL_NAMES_KEPT = 10_000
+_valid_label_names: set[str] = set()
+
+
+class InvalidLabels(ValueError):
+    pass
+
+
+def validate_labels(labels: Any) -> dict[str, str]:
+    """The labels as a dict of strings; numbers are turned into text."""
+    if labels is None:
+        return {}
+    if not isinstance(labels, dict):
+        raise InvalidLabels("labels must be an object of label names to string values")
+    if len(labels) > MAX_LABELS:
+        raise InvalidLabels(f"at most {MAX_LABELS} labels are allowed")
+    clean: dict[str, str] = {}
+    for key, value in labels.items():
+        if key not in _valid_label_names:
+            if not LABEL_NAME.fullmatch(key):
+                raise InvalidLabels(f"label name {key!r} is invalid")
+            if len(_valid_label_names) < _VALID_LABEL_NAMES_KEPT:
+                _valid_label_names.add(key)
+        if type(value) is str:  # nearly always: skip the isinstance checks
+            text = value
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise InvalidLabels(f"label {key!r} must have a string value")
+        else:
+            text = str(value)
+        if len(text) > MAX_LABEL_VALUE:
+            raise InvalidLabels(f"label {key!r} is longer than {MAX_LABEL_VALUE} characters")
+        clean[key] = text
+    return clean
