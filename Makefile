@@ -30,9 +30,11 @@ schema: $(STAMP)
 ## bench: run the benchmarks against PostgreSQL (prints JSON)
 bench: $(STAMP)
 	command -v wrk >/dev/null || apt-get install -y wrk
+	command -v prometheus-alertmanager >/dev/null || apt-get install -y prometheus-alertmanager
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/http.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/alerts.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,4 +1,4 @@
-"""What both benchmarks share: a throw-away database, server processes, a profiler.
+"""What the benchmarks share: a throw-away database, server processes, a profiler.
 
 Everything runs on loopback and is torn down on the way out, also on errors and
 Ctrl-C: the server processes are stopped and the benchmark database is dropped.
@@ -6,6 +6,7 @@ Ctrl-C: the server processes are stopped and the benchmark database is dropped.
 
 import asyncio
 import contextlib
+import math
 import os
 import platform
 import secrets
@@ -20,18 +21,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
+from urllib.parse import urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy.engine import URL, make_url
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 LOOPBACK = "127.0.0.1"
 ADMIN_KEY_PREFIX = "OPSGRAPH_ADMIN_KEY="
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 class BenchError(RuntimeError):
@@ -105,6 +110,27 @@ async def fresh_database() -> AsyncIterator[BenchDatabase]:
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await connection.close()
+
+
+# --- Redis -------------------------------------------------------------------------
+
+
+async def loopback_redis_url() -> str:
+    """OPSGRAPH_BENCH_REDIS_URL (default redis://127.0.0.1:6379/0), checked to answer a PING."""
+    url = os.environ.get("OPSGRAPH_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    host = urlsplit(url).hostname
+    if host not in (LOOPBACK, "localhost", "::1"):
+        raise BenchError(f"refusing a non-loopback Redis host {host!r}")
+    client: Redis = Redis.from_url(url)
+    try:
+        await asyncio.wait_for(client.ping(), 5)
+    except Exception as error:
+        raise BenchError(
+            f"cannot reach Redis at {url}: {error!r} (set OPSGRAPH_BENCH_REDIS_URL)"
+        ) from error
+    finally:
+        await client.aclose()
+    return url
 
 
 # --- processes -------------------------------------------------------------------
@@ -270,6 +296,25 @@ def opsgraph_server(
     )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (fields 14 and 15 of /proc/<pid>/stat)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_busy_and_total() -> tuple[float, float]:
+    """Busy and total jiffies of all CPUs, from the first line of /proc/stat.
+
+    The first eight fields (user to steal) add up to the total; guest time is
+    already part of user time.
+    """
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
+    values = [int(v) for v in fields]
+    idle = values[3] + values[4]  # idle + iowait
+    return float(sum(values) - idle), float(sum(values))
+
+
 # --- profiling -------------------------------------------------------------------
 
 
@@ -325,7 +370,38 @@ async def maybe_profile(server: ServerProcess, label: str) -> AsyncIterator[str 
             await recorder.wait()
 
 
-# --- reporting ---------------------------------------------------------------------
+# --- settings and reporting ------------------------------------------------------------
+
+
+def env_int(name: str, default: int, *, low: int, high: int) -> int:
+    try:
+        value = int(os.environ.get(name, default))
+    except ValueError:
+        raise BenchError(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise BenchError(f"{name} must be between {low} and {high}")
+    return value
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile of already sorted values (NaN for none)."""
+    if not ordered:
+        return math.nan
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+
+def latency_summary(values: Sequence[float], scale: float = 1000.0) -> dict[str, float | None]:
+    """p50, p90, p99, max and mean of ``values`` times ``scale`` (seconds to ms by default)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {"p50": None, "p90": None, "p99": None, "max": None, "mean": None}
+    return {
+        "p50": round(percentile(ordered, 0.50) * scale, 2),
+        "p90": round(percentile(ordered, 0.90) * scale, 2),
+        "p99": round(percentile(ordered, 0.99) * scale, 2),
+        "max": round(ordered[-1] * scale, 2),
+        "mean": round(sum(ordered) / len(ordered) * scale, 2),
+    }
 
 
 def environment_summary() -> dict[str, object]:
@@ -337,10 +413,22 @@ def environment_summary() -> dict[str, object]:
     }
 
 
-def run_main(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run an async ``main`` and turn a BenchError into a one-line message and status 2."""
+def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
-        asyncio.run(main())
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def run_main(main: Callable[[], Coroutine[Any, Any, None]], *, uvloop: bool = False) -> None:
+    """Run an async ``main`` and turn a BenchError into a one-line message and status 2.
+
+    ``uvloop=True`` runs it on uvloop when that is installed (a leaner client loop).
+    """
+    try:
+        with asyncio.Runner(loop_factory=_uvloop_factory() if uvloop else None) as runner:
+            runner.run(main())
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None

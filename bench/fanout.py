@@ -59,22 +59,23 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
-from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from bench._harness import (
-    LOOPBACK,
     BenchDatabase,
     BenchError,
     PgConnection,
     ServerProcess,
+    cpu_seconds,
     environment_summary,
     fresh_database,
+    latency_summary,
+    loopback_redis_url,
+    machine_busy_and_total,
     maybe_profile,
     opsgraph_server,
     pg_connect,
@@ -109,7 +110,6 @@ PROFILE_SECONDS = 10.0
 MUTATION_TIMEOUT_S = 30.0
 MAX_IN_FLIGHT_MUTATIONS = 64
 PIPE_LIMIT = 256 * 1024 * 1024
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 #: A process using this share of a core or more is taken to be saturated.
 BUSY_CORE = 0.9
 
@@ -421,25 +421,6 @@ def rss_mb(pid: int) -> float:
     raise BenchError(f"no VmRSS for process {pid}")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (fields 14 and 15 of /proc/<pid>/stat)."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_busy_and_total() -> tuple[float, float]:
-    """Busy and total jiffies of all CPUs, from the first line of /proc/stat.
-
-    The first eight fields (user to steal) add up to the total; guest time is
-    already part of user time.
-    """
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:9]
-    values = [int(v) for v in fields]
-    idle = values[3] + values[4]  # idle + iowait
-    return float(sum(values) - idle), float(sum(values))
-
-
 @dataclass(frozen=True)
 class CpuMark:
     at: float
@@ -627,25 +608,6 @@ class Plan:
         count = self.client_processes or max(1, math.ceil(subscribers / 500))
         count = min(count, subscribers)
         return [subscribers // count + (1 if n < subscribers % count else 0) for n in range(count)]
-
-
-def percentile(ordered: Sequence[float], fraction: float) -> float:
-    if not ordered:
-        return math.nan
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
-
-
-def latency_summary(values: Sequence[float], scale: float = 1000.0) -> dict[str, float | None]:
-    ordered = sorted(values)
-    if not ordered:
-        return {"p50": None, "p90": None, "p99": None, "max": None, "mean": None}
-    return {
-        "p50": round(percentile(ordered, 0.50) * scale, 2),
-        "p90": round(percentile(ordered, 0.90) * scale, 2),
-        "p99": round(percentile(ordered, 0.99) * scale, 2),
-        "max": round(ordered[-1] * scale, 2),
-        "mean": round(sum(ordered) / len(ordered) * scale, 2),
-    }
 
 
 def per_second(times: Sequence[float], start: float) -> list[int]:
@@ -894,23 +856,6 @@ def _plan() -> Plan:
     )
 
 
-async def _redis_url() -> str:
-    url = os.environ.get("OPSGRAPH_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
-    host = urlsplit(url).hostname
-    if host not in (LOOPBACK, "localhost", "::1"):
-        raise BenchError(f"refusing a non-loopback Redis host {host!r}")
-    client: Redis = Redis.from_url(url)
-    try:
-        await asyncio.wait_for(client.ping(), 5)
-    except Exception as error:
-        raise BenchError(
-            f"cannot reach Redis at {url}: {error!r} (set OPSGRAPH_BENCH_REDIS_URL)"
-        ) from error
-    finally:
-        await client.aclose()
-    return url
-
-
 def _raise_file_limit(needed: int) -> int:
     """Server and clients each hold one descriptor per connection; they inherit this."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -1028,7 +973,7 @@ async def run(plan: Plan, redis_url: str) -> dict[str, Any]:
 async def main() -> None:
     started = time.monotonic()
     plan = _plan()
-    redis_url = await _redis_url()
+    redis_url = await loopback_redis_url()
     _raise_file_limit(2 * max(plan.subscriber_counts) + 1_024)
     # SIGTERM cancels the run like Ctrl-C does, so that the servers, the client
     # processes and the databases are cleaned up on the way out.

@@ -52,6 +52,7 @@ from bench._harness import (
     LOOPBACK,
     BenchError,
     ServerProcess,
+    env_int,
     environment_summary,
     free_port,
     fresh_database,
@@ -141,13 +142,6 @@ def write_scripts(directory: Path, admin_key: str) -> tuple[Path, Path]:
     plain_lua = directory / "plain.lua"
     plain_lua.write_text(DONE_LUA)
     return graphql_lua, plain_lua
-
-
-def env_int(name: str, default: int, *, low: int, high: int) -> int:
-    value = int(os.environ.get(name, default))
-    if not low <= value <= high:
-        raise BenchError(f"{name} must be between {low} and {high}")
-    return value
 
 
 async def run_wrk(wrk: str, target: Target, *, seconds: int, connections: int) -> Round:

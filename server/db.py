@@ -1,7 +1,7 @@
 """Database plumbing: the declarative base, column types, engine and transactions."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -140,3 +140,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def copy_rows(
+    session: AsyncSession, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]
+) -> None:
+    """Append rows with PostgreSQL's COPY, inside the session's transaction.
+
+    SQLAlchemy's asyncpg adapter opens the database transaction lazily, on the
+    first statement it runs; COPY on the raw connection would run before it,
+    in autocommit, and survive a rollback. A first statement through
+    SQLAlchemy opens it. JSON columns take their documents as JSON text.
+    """
+    connection = await session.connection()
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():
+        await session.execute(text("SELECT 1"))
+    await driver.copy_records_to_table(table, records=records, columns=columns)

@@ -267,4 +267,4 @@ async def rule_windows(session: AsyncSession, *, workspace_id: int) -> dict[int,
             AggregationRule.workspace_id == workspace_id
         )
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())

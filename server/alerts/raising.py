@@ -1,18 +1,19 @@
 """Raising alerts: a whole batch is deduplicated, stored and announced set-based.
 
-One ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING`` statement stores a batch:
-a fingerprint with an open alert (FIRING or ACKNOWLEDGED) updates it (count
-+1, last fired now), any other opens a new alert. The unique index on open
+One ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING`` statement stores a batch
+(and one COPY its events, on PostgreSQL). A fingerprint with an open alert
+(FIRING or ACKNOWLEDGED) updates it (count +1, last fired now); any other
+opens a new alert. The unique index on open
 fingerprints makes this hold under concurrent raises too. Rows go in
 fingerprint order, so that concurrent batches lock alerts in the same order.
 """
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from server.alerts import aggregation, silences
 from server.alerts.drafts import AlertDraft, AlertStatus
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import OPEN_CONDITION, OPEN_STATUSES, Alert
+from server.db import UTCDateTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,28 +59,83 @@ def _row(workspace_id: int, raised: _Raise, now: datetime) -> dict[str, Any]:
     }
 
 
+#: The PostgreSQL form of the upsert: the batch travels as one array per column,
+#: so the statement text (and its prepared plan) is the same for every batch.
+_UPSERT_ARRAYS = text(
+    """
+    INSERT INTO alerts AS alert (
+        workspace_id, fingerprint, source, severity, status, service, summary, labels,
+        occurrence_count, silenced, noise_suppressed, first_fired_at, last_fired_at
+    )
+    SELECT :workspace_id, i.fingerprint, i.source, i.severity, 'FIRING', i.service,
+           i.summary, CAST(i.labels AS jsonb), i.occurrences, i.silenced, false, :now, :now
+    FROM unnest(
+        CAST(:fingerprints AS text[]), CAST(:sources AS text[]),
+        CAST(:severities AS text[]), CAST(:services AS text[]), CAST(:summaries AS text[]),
+        CAST(:labels AS text[]), CAST(:occurrences AS integer[]), CAST(:silenced AS boolean[])
+    ) AS i(fingerprint, source, severity, service, summary, labels, occurrences, silenced)
+    ORDER BY i.fingerprint
+    ON CONFLICT (workspace_id, fingerprint) WHERE status IN ('FIRING', 'ACKNOWLEDGED')
+    DO UPDATE SET
+        occurrence_count = alert.occurrence_count + excluded.occurrence_count,
+        last_fired_at = excluded.last_fired_at,
+        severity = excluded.severity,
+        summary = excluded.summary,
+        labels = excluded.labels,
+        silenced = alert.silenced OR excluded.silenced
+    RETURNING alert.*
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def _upsert_values(workspace_id: int, raises: list[_Raise], now: datetime) -> Any:
+    """The portable form: a multi-row INSERT .. ON CONFLICT with the same effect."""
+    values = sqlite_insert(Alert)
+    return (
+        values.on_conflict_do_update(
+            index_elements=[Alert.workspace_id, Alert.fingerprint],
+            index_where=OPEN_CONDITION,
+            set_={
+                "occurrence_count": Alert.occurrence_count + values.excluded.occurrence_count,
+                "last_fired_at": values.excluded.last_fired_at,
+                "severity": values.excluded.severity,
+                "summary": values.excluded.summary,
+                "labels": values.excluded.labels,
+                # Raising can only silence; lifting a silence is the silences' sweep.
+                "silenced": Alert.silenced | values.excluded.silenced,
+            },
+        )
+        .values([_row(workspace_id, raised, now) for raised in raises])
+        .returning(Alert)
+    )
+
+
 async def _upsert(
     session: AsyncSession, workspace_id: int, raises: list[_Raise], now: datetime
-) -> list[Alert]:
+) -> dict[str, Alert]:
+    """Store the batch; the alert of each fingerprint."""
     connection = await session.connection()
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    values = insert(Alert)
-    statement = values.on_conflict_do_update(
-        index_elements=[Alert.workspace_id, Alert.fingerprint],
-        index_where=OPEN_CONDITION,
-        set_={
-            "occurrence_count": Alert.occurrence_count + values.excluded.occurrence_count,
-            "last_fired_at": values.excluded.last_fired_at,
-            "severity": values.excluded.severity,
-            "summary": values.excluded.summary,
-            "labels": values.excluded.labels,
-            # Raising can only silence; lifting a silence is the silences' sweep.
-            "silenced": Alert.silenced | values.excluded.silenced,
-        },
-    ).returning(Alert, sort_by_parameter_order=True)
-    rows = [_row(workspace_id, raised, now) for raised in raises]
-    result = await session.scalars(statement.execution_options(populate_existing=True), rows)
-    return list(result.all())
+    if connection.dialect.name == "postgresql":
+        statement = select(Alert).from_statement(_UPSERT_ARRAYS)
+        parameters: dict[str, Any] = {
+            "workspace_id": workspace_id,
+            "now": now,
+            "fingerprints": [r.draft.fingerprint for r in raises],
+            "sources": [r.draft.source.value for r in raises],
+            "severities": [r.draft.severity.value for r in raises],
+            "services": [r.draft.service for r in raises],
+            "summaries": [r.draft.summary for r in raises],
+            "labels": [json.dumps(r.draft.labels) for r in raises],
+            "occurrences": [r.occurrences for r in raises],
+            "silenced": [r.silenced for r in raises],
+        }
+    else:
+        statement = select(Alert).from_statement(_upsert_values(workspace_id, raises, now))
+        parameters = {}
+    result = await session.scalars(
+        statement, parameters, execution_options={"populate_existing": True}
+    )
+    return {alert.fingerprint: alert for alert in result.all()}
 
 
 async def _already_silenced(
@@ -109,10 +166,11 @@ async def raise_alerts(
     silenced_before = await _already_silenced(
         session, workspace_id, [r.draft.fingerprint for r in raises if r.silenced]
     )
-    alerts = await _upsert(session, workspace_id, raises, now)
+    by_fingerprint = await _upsert(session, workspace_id, raises, now)
     events: list[dict[str, Any]] = []
     new_alerts: list[Alert] = []
-    for raised, alert in zip(raises, alerts, strict=True):
+    for raised in raises:
+        alert = by_fingerprint[raised.draft.fingerprint]
         opened = alert.occurrence_count == raised.occurrences
         if opened:
             events.append(alert_event(alert, AlertEventType.FIRED, now))
@@ -126,5 +184,4 @@ async def raise_alerts(
             new_alerts.append(alert)
     await emit(session, events)
     await aggregation.aggregate(session, workspace_id=workspace_id, new_alerts=new_alerts, now=now)
-    by_fingerprint = {alert.fingerprint: alert for alert in alerts}
     return [by_fingerprint[draft.fingerprint] for draft in drafts]

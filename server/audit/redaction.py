@@ -9,7 +9,7 @@ _SECRET_NAME = re.compile(
 )
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 MAX_STRING = 1_000
-MAX_ITEMS = 50
+MAX_ITEMS = 10
 
 
 def redact(value: Any, *, name: str = "") -> Any:

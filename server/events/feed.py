@@ -67,6 +67,9 @@ class EventFeed:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = asyncio.Event()
         self.position = 0
+        #: The oldest unsequenced event seen at the last look, if any.
+        self._waiting: int | None = None
+        self._waiting_since = 0.0
 
     @property
     def listener_count(self) -> int:
@@ -145,10 +148,23 @@ class EventFeed:
 
     async def _catch_up(self) -> None:
         async with self._db.reader() as session:
-            if await events.has_unsequenced(session):
-                # A writer may have died between its commit and sequencing.
-                await session.close()
-                await events.assign_sequence(self._db)
+            waiting = await events.oldest_unsequenced(session)
+        now = asyncio.get_running_loop().time()
+        if waiting is None or waiting != self._waiting:
+            self._waiting, self._waiting_since = waiting, now
+        elif now - self._waiting_since >= self._poll_seconds:
+            # Still there a poll later: its writer died between commit and
+            # sequencing (a live writer sequences right after committing).
+            await events.assign_sequence(self._db)
+        if not self._listeners:
+            # Nobody to offer them to: a subscriber that arrives later replays
+            # from the database itself, so only the position has to move on;
+            # unless one arrived while we asked, then it must get the events.
+            async with self._db.reader() as session:
+                latest = await events.latest_seq(session)
+            if not self._listeners:
+                self.position = latest
+                return
         while True:
             async with self._db.reader() as session:
                 batch = await events.read_after(

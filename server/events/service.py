@@ -1,5 +1,6 @@
 """Appending events, sequencing them after commit, reading them back by cursor."""
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -9,7 +10,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import metrics
-from server.db import Database
+from server.db import Database, copy_rows
 from server.errors import ErrorCode, InvalidInput
 from server.events.models import Event, EventRetention
 
@@ -94,15 +95,38 @@ def append(
     return event
 
 
-async def append_many(session: AsyncSession, events: list[dict[str, Any]]) -> None:
-    """Insert many events (``Event`` column values) in one set-based statement.
+EVENT_COLUMNS = (
+    "workspace_id",
+    "stream",
+    "type",
+    "subject_id",
+    "service",
+    "severity",
+    "payload",
+    "occurred_at",
+)
 
-    They are numbered in the order given. A batch of alerts costs one
-    statement this way, not one ORM object per event.
+
+async def append_many(session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    """Insert many events (``Event`` column values) set-based, in the order given.
+
+    A batch of alerts costs one COPY on PostgreSQL (one INSERT elsewhere), not
+    one ORM object per event.
     """
-    if events:
+    if not events:
+        return
+    session.info[APPENDED] = True
+    if (await session.connection()).dialect.name != "postgresql":
         await session.execute(insert(Event), events)
-        session.info[APPENDED] = True
+        return
+    records = [
+        tuple(
+            json.dumps(event[column]) if column == "payload" else event[column]
+            for column in EVENT_COLUMNS
+        )
+        for event in events
+    ]
+    await copy_rows(session, Event.__tablename__, EVENT_COLUMNS, records)
 
 
 async def _lock_sequencer(db: Database, session: AsyncSession) -> None:
@@ -140,14 +164,17 @@ async def assign_sequence(db: Database) -> int | None:
     return base + assigned
 
 
-async def has_unsequenced(session: AsyncSession) -> bool:
-    return (await session.scalar(select(Event.id).where(Event.seq.is_(None)).limit(1))) is not None
+async def oldest_unsequenced(session: AsyncSession) -> int | None:
+    """The id of the oldest committed event still waiting for its cursor."""
+    return await session.scalar(select(func.min(Event.id)).where(Event.seq.is_(None)))
 
 
 async def latest_seq(session: AsyncSession) -> int:
-    highest = await session.scalar(select(func.max(Event.seq)))
-    pruned = await session.scalar(select(EventRetention.pruned_through))
-    return max(highest or 0, pruned or 0)
+    """The newest cursor ever given, also when its events were pruned (one round trip)."""
+    highest = select(func.max(Event.seq)).scalar_subquery()
+    pruned = select(EventRetention.pruned_through).scalar_subquery()
+    row = (await session.execute(select(highest, pruned))).one()
+    return max(row[0] or 0, row[1] or 0)
 
 
 async def read_after(

@@ -5,10 +5,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, insert, literal, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.clock import Clock
+from server.db import copy_rows
 from server.errors import InvalidInput
 from server.matchers import Matcher, validate_matchers
 from server.signals.models import Signal
@@ -73,12 +74,6 @@ async def ingest(
 async def _store(session: AsyncSession, *, workspace_id: int, samples: list[Sample]) -> None:
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        # SQLAlchemy's asyncpg adapter opens the database transaction lazily, on
-        # the first statement it runs; COPY on the raw connection would run
-        # before it, in autocommit, and survive a rollback of the caller's
-        # transaction. A first statement through SQLAlchemy opens it.
-        await session.execute(select(literal(1)))
-        raw = await connection.get_raw_connection()
         # A batch repeats a few label sets many times; json.dumps costs 2.5 µs each.
         encoded: dict[tuple[tuple[str, str], ...], str] = {}
         records = []
@@ -88,9 +83,7 @@ async def _store(session: AsyncSession, *, workspace_id: int, samples: list[Samp
             if labels is None:
                 labels = encoded[key] = json.dumps(s.labels)
             records.append((workspace_id, s.service, s.name, s.value, labels, s.ts))
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            Signal.__tablename__, records=records, columns=COPY_COLUMNS
-        )
+        await copy_rows(session, Signal.__tablename__, COPY_COLUMNS, records)
         return
     rows = [
         {

@@ -161,6 +161,28 @@ async def test_an_event_committed_late_with_a_lower_id_is_still_delivered(
     assert received[-1]["type"] == "task.queued"
 
 
+async def test_an_event_whose_writer_died_before_sequencing_is_still_delivered(
+    gql: GraphQLClient, live_server: str, workspace: Workspace, services: Services
+) -> None:
+    """The writer committed and died before giving its events cursors: the feed
+    finds them still waiting a poll later and sequences them itself."""
+    async with subscription_client(live_server, workspace.viewer) as client:
+        await client.subscribe(TASK_EVENTS)
+        await client.expect_silence(0.3)  # the subscription is live
+        async with services.db.transaction() as session:  # no announce: "dies" here
+            orphan = await task_service.enqueue(
+                session,
+                workspace_id=int(workspace.id),
+                kind="orphaned",
+                params={},
+                created_by_key_id=None,
+                clock=services.clock,
+            )
+        envelope = (await client.next_data(wait=10.0))["taskEvents"]
+    assert envelope["type"] == "task.queued"
+    assert envelope["payload"]["taskId"] == str(orphan.id)
+
+
 async def test_a_connection_without_a_valid_key_is_closed_with_4403(live_server: str) -> None:
     for key in (None, "og_bogus"):
         with pytest.raises(ConnectionClosed) as closed:
