@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/http.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/slo.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,7 +1,7 @@
 """Alerts: raising (deduplicated), the lifecycle, listing and the SLA overview."""
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -119,6 +119,12 @@ class AlertType:
     closed_at: datetime | None
     closed_by: str | None
     timeout_escalated_at: datetime | None
+    inhibited: bool = strawberry.field(
+        description="A faster burn-rate alert of the same SLO fires: stored, not notified."
+    )
+    needs_postmortem: bool = strawberry.field(
+        description="The incident spent more than 20 % of its SLO's error budget."
+    )
 
     @strawberry.field(description="What happened to the alert, oldest first.")
     async def events(self, info: Info) -> list[EventEnvelope]:
@@ -152,6 +158,8 @@ class AlertType:
             closed_at=row.closed_at,
             closed_by=row.closed_by,
             timeout_escalated_at=row.timeout_escalated_at,
+            inhibited=row.inhibited,
+            needs_postmortem=row.needs_postmortem,
         )
 
 
@@ -226,8 +234,8 @@ class AlertQuery:
                 service=service,
             )
         return SlaOverview(
-            from_=from_,
-            to=to,
+            from_=from_.astimezone(UTC),
+            to=to.astimezone(UTC),
             service=service,
             total=figures.total,
             acknowledged=figures.acknowledged,
@@ -240,11 +248,8 @@ class AlertQuery:
         )
 
 
-async def _raise(info: Info, items: list[AlertInput], field: str) -> list[AlertType]:
+async def _raise(info: Info, validated: list[AlertDraft]) -> list[AlertType]:
     context = info.context
-    validated: list[AlertDraft] = drafts.validate_drafts(
-        items, max_batch=context.services.settings.max_alert_batch, field=field
-    )
     async with context.session() as session:
         alerts = await raising.raise_alerts(
             session,
@@ -277,14 +282,15 @@ class AlertMutation:
         description="Raise an alert; an open alert with the same fingerprint is updated.",
     )
     async def raise_alert(self, info: Info, input: AlertInput) -> AlertType:
-        return (await _raise(info, [input], "input"))[0]
+        return (await _raise(info, [drafts.validate_draft(input, field="input")]))[0]
 
     @audited_mutation(
         Permission.OBSERVABILITY_WRITE,
         description="Raise a batch of alerts (all or none): one alert per input, in order.",
     )
     async def raise_alerts(self, info: Info, inputs: list[AlertInput]) -> list[AlertType]:
-        return await _raise(info, inputs, "inputs")
+        limit = info.context.services.settings.max_alert_batch
+        return await _raise(info, drafts.validate_drafts(inputs, max_batch=limit, field="inputs"))
 
     @audited_mutation(Permission.OBSERVABILITY_WRITE, description="FIRING -> ACKNOWLEDGED.")
     async def acknowledge_alert(self, info: Info, id: strawberry.ID) -> AlertType:

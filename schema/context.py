@@ -84,7 +84,7 @@ class Context(BaseContext):
             return
         async with self._reader_lock:
             if self._reader is None:
-                self._reader = self.services.db.sessions()
+                self._reader = self.services.db.read_sessions()
             yield self._reader
 
     def loader(

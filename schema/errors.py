@@ -5,6 +5,7 @@ errors carry the project's own exception, or else are internal and masked.
 """
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
@@ -35,6 +36,19 @@ def _request_error_code(error: GraphQLError) -> str:
     return VALIDATION_FAILED
 
 
+#: graphql-core's variable coercion errors, e.g. "Variable '$input' has invalid
+#: value at .sli.comparator: Value 'X' does not exist in 'Comparator' enum."
+_VARIABLE_ERROR = re.compile(
+    r"Variable '\$(?P<name>\w+)' has invalid value(?: at (?P<path>[^:]+))?:"
+)
+
+
+def _variable_field(message: str) -> str | None:
+    """The input field a variable coercion error is about, e.g. input.sli.comparator."""
+    found = _VARIABLE_ERROR.match(message)
+    return found["name"] + (found["path"] or "") if found is not None else None
+
+
 def error_extensions(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
     extensions: dict[str, Any] = dict(error.extensions or {})
@@ -46,6 +60,10 @@ def error_extensions(error: GraphQLError) -> dict[str, Any]:
         extensions = {"code": ErrorCode.INTERNAL.value}
     else:
         extensions.setdefault("code", _request_error_code(error))
+        if extensions["code"] == ErrorCode.BAD_USER_INPUT.value:
+            field = _variable_field(error.message)
+            if field is not None:
+                extensions.setdefault("field", field)
     request_id = current_request_id()
     if request_id is not None:
         extensions["requestId"] = request_id

@@ -18,6 +18,7 @@ from schema.observability import ObservabilityQuery
 from schema.scalars import SCALAR_MAP
 from schema.signals import SignalMutation, SignalQuery
 from schema.silences import SilenceMutation, SilenceQuery
+from schema.slo import SloMutation, SloQuery
 from schema.tasks import TaskMutation, TaskQuery
 from schema.telemetry import OperationMetrics
 from server.settings import Settings
@@ -28,6 +29,7 @@ Query = merge_types(
         AccessQuery,
         SignalQuery,
         ObservabilityQuery,
+        SloQuery,
         AlertQuery,
         SilenceQuery,
         AggregationQuery,
@@ -41,6 +43,7 @@ Mutation = merge_types(
     (
         AccessMutation,
         SignalMutation,
+        SloMutation,
         AlertMutation,
         SilenceMutation,
         AggregationMutation,

@@ -62,6 +62,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -71,6 +75,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # SQLite's own lower() folds ASCII only; case-insensitive search must
+        # treat "Ü" and "ü" alike, as PostgreSQL does.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
 def _tag_statements_with_request_id(engine: AsyncEngine) -> None:
@@ -84,7 +91,7 @@ def _tag_statements_with_request_id(engine: AsyncEngine) -> None:
         return f"/* request_id={request_id} */ {statement}", parameters
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, request_comments: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url)
         _configure_sqlite(engine)
@@ -92,17 +99,26 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
-    _tag_statements_with_request_id(engine)
+    if request_comments:
+        _tag_statements_with_request_id(engine)
     return engine
 
 
 class Database:
     """Engine, session factory and the one place where transactions commit."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, request_comments: bool = True) -> None:
         self.url = url
-        self.engine = create_engine(url, pool_size=pool_size)
+        self.engine = create_engine(url, pool_size=pool_size, request_comments=request_comments)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Reads run each statement on its own (READ COMMITTED gives each its own
+        # snapshot anyway): no BEGIN and ROLLBACK round trips around them.
+        reads = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else self.engine
+        )
+        self.read_sessions = async_sessionmaker(reads, expire_on_commit=False, autoflush=False)
         # SQLite allows one writer at a time; serialising writes in-process avoids
         # "database is locked" under concurrent mutations.
         self._write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
@@ -127,7 +143,7 @@ class Database:
 
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+        async with self.read_sessions() as session:
             yield session
 
     async def ping(self) -> bool:

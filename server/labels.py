@@ -39,5 +39,7 @@ def validate_labels(labels: Any) -> dict[str, str]:
             text = str(value)
         if len(text) > MAX_LABEL_VALUE:
             raise InvalidLabels(f"label {key!r} is longer than {MAX_LABEL_VALUE} characters")
+        if "\x00" in text:  # PostgreSQL cannot store U+0000 in text or jsonb
+            raise InvalidLabels(f"label {key!r} contains a NUL character")
         clean[key] = text
     return clean

@@ -7,6 +7,7 @@ REGEXP) and PostgreSQL's advanced regular expressions read the same way.
 """
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -99,6 +100,8 @@ def validate_matchers(matchers: list[Matcher], *, field: str = "matchers") -> li
                 "not starting with a digit, at most 64 characters",
                 field=f"{field}[{index}].label",
             )
+        if "\x00" in matcher.value:  # PostgreSQL cannot compare text holding U+0000
+            raise InvalidInput("a value may not hold NUL", field=f"{field}[{index}].value")
         if matcher.is_regex:
             _check_pattern(matcher, field=f"{field}[{index}].value")
     return matchers
@@ -107,6 +110,13 @@ def validate_matchers(matchers: list[Matcher], *, field: str = "matchers") -> li
 def _check_pattern(matcher: Matcher, *, field: str) -> None:
     if len(matcher.value) > MAX_PATTERN_LENGTH:
         raise InvalidInput(f"a pattern may be at most {MAX_PATTERN_LENGTH} characters", field=field)
+    unportable = _unportable_construct(matcher.value)
+    if unportable is not None:
+        raise InvalidInput(
+            f"{unportable} means one thing in Python and another in PostgreSQL; "
+            "rewrite the pattern without it",
+            field=field,
+        )
     try:
         # The pattern alone, so that e.g. "a)|(b" cannot escape the anchors,
         # and anchored, as it runs (e.g. a "(?i)" inside the group is refused).
@@ -114,6 +124,41 @@ def _check_pattern(matcher: Matcher, *, field: str) -> None:
         re.compile(matcher.anchored_pattern)
     except re.error as error:
         raise InvalidInput(f"invalid regular expression: {error}", field=field) from error
+
+
+def _unportable_construct(pattern: str) -> str | None:
+    """A construct Python's ``re`` and PostgreSQL's regular expressions read
+    differently, if the pattern has one.
+
+    Patterns run in Python (checking alerts as they are raised, SQLite's REGEXP)
+    and in PostgreSQL (filters, re-checks), which must agree: ``\\b`` and
+    ``\\B`` are word boundaries in Python but a backspace and a backslash in
+    PostgreSQL, and ``[[:alpha:]]``-style classes exist only in PostgreSQL.
+    """
+    in_brackets = False
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        following = pattern[index + 1 : index + 2]
+        if char == "\\":
+            if not in_brackets and following in ("b", "B"):
+                return f"\\{following}"
+            index += 2
+            continue
+        if in_brackets:
+            if char == "[" and following in (":", ".", "="):
+                return f"[{following} ... {following}]"
+            if char == "]":
+                in_brackets = False
+        elif char == "[":
+            in_brackets = True
+            # A "]" (after an optional "^") right at the start is a literal.
+            index += 2 if pattern[index + 1 : index + 3] == "^]" else 1
+            if pattern[index : index + 1] == "]":
+                index += 1
+            continue
+        index += 1
+    return None
 
 
 async def check_patterns_in_database(
@@ -129,12 +174,15 @@ async def check_patterns_in_database(
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    in_transaction = driver.is_in_transaction()
     for index, matcher in enumerate(matchers):
         pattern = matcher.anchored_pattern
         if not matcher.is_regex or pattern in _POSTGRES_CHECKED:
             continue
         try:
-            async with session.begin_nested():
+            # Inside a transaction, a savepoint keeps the failure from aborting it.
+            async with session.begin_nested() if in_transaction else nullcontext():
                 await session.execute(select(literal("").regexp_match(pattern)))
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) != _INVALID_REGULAR_EXPRESSION:

@@ -6,6 +6,7 @@ from server.audit.models import AuditEntry
 from server.db import Base
 from server.events.models import Event, EventRetention
 from server.signals.models import Signal
+from server.slo.models import SloEvaluation, SloPolicy, SloRollup
 from server.tasks.models import PeriodicJob, Task
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "PeriodicJob",
     "Signal",
     "SilenceRule",
+    "SloEvaluation",
+    "SloPolicy",
+    "SloRollup",
     "Task",
     "Workspace",
 ]

@@ -15,6 +15,7 @@ from server.jobs import JobRunner
 from server.ratelimit import RateLimiter
 from server.security import inspection
 from server.settings import Settings
+from server.slo import sweep as slo_sweep
 
 
 @dataclass
@@ -31,7 +32,11 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock) -> "Services":
-        db = Database(settings.database_url, pool_size=settings.db_pool_size)
+        db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            request_comments=settings.sql_request_comments,
+        )
         bus = EventBus(settings.redis_url)
         feed = EventFeed(db, bus, poll_seconds=settings.event_poll_seconds)
         outbox = Outbox(db, bus, feed)
@@ -44,6 +49,7 @@ class Services:
             concurrency=settings.job_concurrency,
         )
         runner.register(inspection.KIND, inspection.inspection_handler(db, settings, clock))
+        runner.register(slo_sweep.TASK_KIND, slo_sweep.sweep_task_handler(outbox, clock))
 
         async def prune_events() -> None:
             await events.prune(db, older_than=clock.now() - settings.event_retention)
@@ -54,6 +60,19 @@ class Services:
             await silences.sweep(outbox, now=clock.now(), interval=settings.silence_sweep_interval)
 
         runner.register_periodic("silence_sweep", settings.silence_sweep_interval, sweep_silences)
+
+        async def sweep_slos() -> None:
+            await slo_sweep.sweep(outbox, clock=clock)
+
+        runner.register_periodic("slo_sweep", settings.slo_sweep_interval, sweep_slos)
+
+        async def prune_slo_history() -> None:
+            now = clock.now()
+            await slo_sweep.prune(
+                db, now=now, evaluations_older_than=now - settings.slo_evaluation_retention
+            )
+
+        runner.register_periodic("slo_retention", timedelta(hours=1), prune_slo_history)
         return cls(
             settings=settings,
             db=db,

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     max_ingest_batch: int = Field(default=10_000, ge=1)
     max_alert_batch: int = Field(default=1_000, ge=1)
     silence_sweep_interval: timedelta = Field(default=timedelta(minutes=1), gt=timedelta(0))
+    slo_sweep_interval: timedelta = Field(default=timedelta(minutes=1), gt=timedelta(0))
+    slo_evaluation_retention: timedelta = Field(default=timedelta(days=35), ge=timedelta(days=1))
     max_query_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=5_000, ge=1)
@@ -43,6 +45,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=6_000, ge=0)
     key_cache_seconds: float = Field(default=5.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
+    #: Prefix every SQL statement with ``/* request_id=... */``. Each statement
+    #: text is then unique, so PostgreSQL re-plans it every time.
+    sql_request_comments: bool = True
 
     run_jobs: bool = True
     job_concurrency: int = Field(default=2, ge=1)

@@ -11,7 +11,7 @@ from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from schema.audited import plain
 from schema.scalars import parse_datetime
-from server.audit.redaction import redact
+from server.audit.redaction import MAX_ITEMS, redact
 from server.auth import KeyAuthenticator, Principal, Role
 from server.clock import SystemClock
 from server.errors import Unauthenticated
@@ -61,10 +61,11 @@ class Item:
 def test_audit_variables_of_a_large_batch_are_unchanged() -> None:
     items = [Item(service=f"s{n}", labels={"pod": str(n)}) for n in range(10_000)]
     audited = redact(plain({"signals": items}))
-    assert len(audited["signals"]) == 51
+    assert len(audited["signals"]) == MAX_ITEMS + 1
     assert audited["signals"][0] == {"service": "s0", "labels": {"pod": "0"}}
-    assert audited["signals"][49] == {"service": "s49", "labels": {"pod": "49"}}
-    assert audited["signals"][-1] == "... 9950 more"
+    last = MAX_ITEMS - 1
+    assert audited["signals"][last] == {"service": f"s{last}", "labels": {"pod": str(last)}}
+    assert audited["signals"][-1] == f"... {10_000 - MAX_ITEMS} more"
 
 
 class CountingAuthenticator(KeyAuthenticator):

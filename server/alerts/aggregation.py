@@ -47,8 +47,8 @@ class AggregationRuleDraft:
 
 async def _check(session: AsyncSession, draft: AggregationRuleDraft) -> AggregationRuleDraft:
     name = draft.name.strip()
-    if not 1 <= len(name) <= 200:
-        raise InvalidInput("name must be 1-200 characters", field="input.name")
+    if not 1 <= len(name) <= 200 or "\x00" in name:
+        raise InvalidInput("name must be 1-200 characters, without NUL", field="input.name")
     if len(draft.group_by) > MAX_GROUP_BY:
         raise InvalidInput(f"group by at most {MAX_GROUP_BY} labels", field="input.groupBy")
     for index, label in enumerate(draft.group_by):

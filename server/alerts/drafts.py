@@ -79,8 +79,10 @@ def validate_draft(item: AlertInputLike, *, field: str) -> AlertDraft:
             field=f"{field}.service",
         )
     summary = item.summary.strip()
-    if not summary or len(summary) > MAX_SUMMARY:
-        raise InvalidInput(f"summary must be 1-{MAX_SUMMARY} characters", field=f"{field}.summary")
+    if not summary or len(summary) > MAX_SUMMARY or "\x00" in summary:
+        raise InvalidInput(
+            f"summary must be 1-{MAX_SUMMARY} characters, without NUL", field=f"{field}.summary"
+        )
     try:
         labels = validate_labels(item.labels)
     except InvalidLabels as error:

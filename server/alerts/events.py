@@ -21,23 +21,43 @@ class AlertEventType(StrEnum):
     UNSUPPRESSED = "alert.unsuppressed"
     NOISE_SUPPRESSED = "alert.noise_suppressed"
     ESCALATED = "alert.escalated"
+    INHIBITED = "alert.inhibited"
+    UNINHIBITED = "alert.uninhibited"
+    NEEDS_POSTMORTEM = "alert.needs_postmortem"
     NOTIFIED = "alert.notified"
 
 
+#: An alert event's payload: each key and the ``Alert`` column it shows.
+PAYLOAD_COLUMNS = {
+    "alertId": "id",
+    "fingerprint": "fingerprint",
+    "service": "service",
+    "severity": "severity",
+    "status": "status",
+    "source": "source",
+    "summary": "summary",
+    "labels": "labels",
+    "occurrenceCount": "occurrence_count",
+    "silenced": "silenced",
+    "noiseSuppressed": "noise_suppressed",
+    "inhibited": "inhibited",
+    "needsPostmortem": "needs_postmortem",
+}
+
+
 def alert_payload(alert: Alert) -> dict[str, Any]:
-    return {
-        "alertId": str(alert.id),
-        "fingerprint": alert.fingerprint,
-        "service": alert.service,
-        "severity": alert.severity,
-        "status": alert.status,
-        "source": alert.source,
-        "summary": alert.summary,
-        "labels": alert.labels,
-        "occurrenceCount": alert.occurrence_count,
-        "silenced": alert.silenced,
-        "noiseSuppressed": alert.noise_suppressed,
-    }
+    payload = {key: getattr(alert, column) for key, column in PAYLOAD_COLUMNS.items()}
+    payload["alertId"] = str(alert.id)
+    return payload
+
+
+def alert_payload_sql(row: str) -> str:
+    """The same payload built by PostgreSQL from ``row``, a row of ``alerts``."""
+    values = (
+        f"'{key}', CAST({row}.{column} AS text)" if key == "alertId" else f"'{key}', {row}.{column}"
+        for key, column in PAYLOAD_COLUMNS.items()
+    )
+    return f"jsonb_build_object({', '.join(values)})"
 
 
 def alert_event(

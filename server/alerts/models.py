@@ -1,7 +1,17 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import Base, BigId, JsonDocument, UTCDateTime
@@ -51,6 +61,10 @@ class Alert(Base):
     closed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     #: Set by the first escalation for want of an acknowledgement (SLA figures).
     timeout_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: A faster burn-rate alert of the same SLO fires: stored, but not notified.
+    inhibited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The incident spent more than 20 % of its SLO's error budget.
+    needs_postmortem: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SilenceRule(Base):

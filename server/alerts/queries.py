@@ -11,6 +11,7 @@ from server.alerts.drafts import AlertStatus, Severity
 from server.alerts.models import OPEN_STATUSES, Alert
 from server.errors import InvalidInput
 from server.matchers import Matcher, validate_matchers
+from server.text import refuse_nul
 
 MAX_TEXT = 200
 
@@ -38,6 +39,7 @@ def alerts_query(*, workspace_id: int, filter_: AlertFilter) -> Select[Any]:
     _require_offset(filter_.to, field="filter.to")
     query = select(Alert).where(Alert.workspace_id == workspace_id)
     if filter_.service is not None:
+        refuse_nul(filter_.service, field="filter.service")
         query = query.where(Alert.service == filter_.service)
     if filter_.statuses:
         query = query.where(Alert.status.in_([status.value for status in filter_.statuses]))
@@ -48,8 +50,10 @@ def alerts_query(*, workspace_id: int, filter_: AlertFilter) -> Select[Any]:
     if filter_.to is not None:
         query = query.where(Alert.first_fired_at < filter_.to)
     if filter_.text:
-        if len(filter_.text) > MAX_TEXT:
-            raise InvalidInput(f"text may be at most {MAX_TEXT} characters", field="filter.text")
+        if len(filter_.text) > MAX_TEXT or "\x00" in filter_.text:
+            raise InvalidInput(
+                f"text may be at most {MAX_TEXT} characters, without NUL", field="filter.text"
+            )
         query = query.where(Alert.summary.icontains(filter_.text, autoescape=True))
     for matcher in validate_matchers(filter_.matchers, field="filter.labels"):
         query = query.where(matcher.to_sql(Alert.labels, {"service": Alert.service}))

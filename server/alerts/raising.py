@@ -1,7 +1,7 @@
 """Raising alerts: a whole batch is deduplicated, stored and announced set-based.
 
 One ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING`` statement stores a batch
-(and one COPY its events, on PostgreSQL). A fingerprint with an open alert
+(on PostgreSQL, the same statement logs its events). A fingerprint with an open alert
 (FIRING or ACKNOWLEDGED) updates it (count +1, last fired now); any other
 opens a new alert. The unique index on open
 fingerprints makes this hold under concurrent raises too. Rows go in
@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts import aggregation, silences
 from server.alerts.drafts import AlertDraft, AlertStatus
-from server.alerts.events import AlertEventType, alert_event, emit
+from server.alerts.events import AlertEventType, alert_event, alert_payload_sql, emit
 from server.alerts.models import OPEN_CONDITION, OPEN_STATUSES, Alert
 from server.db import UTCDateTime
+from server.events import service as events
+from server.events.service import Stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,31 +61,56 @@ def _row(workspace_id: int, raised: _Raise, now: datetime) -> dict[str, Any]:
     }
 
 
-#: The PostgreSQL form of the upsert: the batch travels as one array per column,
-#: so the statement text (and its prepared plan) is the same for every batch.
-_UPSERT_ARRAYS = text(
-    """
-    INSERT INTO alerts AS alert (
-        workspace_id, fingerprint, source, severity, status, service, summary, labels,
-        occurrence_count, silenced, noise_suppressed, first_fired_at, last_fired_at
+_FIRED = AlertEventType.FIRED.value
+_DEDUPLICATED = AlertEventType.DEDUPLICATED.value
+_PAYLOAD = alert_payload_sql("u")
+
+#: The PostgreSQL form of the upsert, which also logs each alert's event (fired
+#: or deduplicated) with its payload built in the database: the batch travels as
+#: one array per column, the statement text (and its plan) is the same for every
+#: batch, and no event payload crosses the wire.
+_UPSERT_AND_LOG = text(
+    f"""
+    WITH incoming AS (
+        SELECT * FROM unnest(
+            CAST(:fingerprints AS text[]), CAST(:sources AS text[]),
+            CAST(:severities AS text[]), CAST(:services AS text[]),
+            CAST(:summaries AS text[]), CAST(:labels AS text[]),
+            CAST(:occurrences AS integer[]), CAST(:silenced AS boolean[])
+        ) AS i(fingerprint, source, severity, service, summary, labels, occurrences, silenced)
+    ), upserted AS (
+        INSERT INTO alerts AS alert (
+            workspace_id, fingerprint, source, severity, status, service, summary, labels,
+            occurrence_count, silenced, noise_suppressed, first_fired_at, last_fired_at
+        )
+        SELECT :workspace_id, i.fingerprint, i.source, i.severity, 'FIRING', i.service,
+               i.summary, CAST(i.labels AS jsonb), i.occurrences, i.silenced, false, :now, :now
+        FROM incoming AS i
+        ORDER BY i.fingerprint
+        ON CONFLICT (workspace_id, fingerprint) WHERE status IN ('FIRING', 'ACKNOWLEDGED')
+        DO UPDATE SET
+            occurrence_count = alert.occurrence_count + excluded.occurrence_count,
+            last_fired_at = excluded.last_fired_at,
+            severity = excluded.severity,
+            summary = excluded.summary,
+            labels = excluded.labels,
+            silenced = alert.silenced OR excluded.silenced
+        RETURNING alert.*
+    ), logged AS (
+        INSERT INTO events (
+            workspace_id, stream, type, subject_id, service, severity, payload, occurred_at
+        )
+        SELECT u.workspace_id, '{Stream.ALERT.value}',
+               CASE WHEN u.occurrence_count = i.occurrences
+                    THEN '{_FIRED}' ELSE '{_DEDUPLICATED}' END,
+               u.id, u.service, u.severity,
+               CASE WHEN u.occurrence_count = i.occurrences THEN {_PAYLOAD}
+                    ELSE {_PAYLOAD} || jsonb_build_object('occurrences', i.occurrences) END,
+               :now
+        FROM upserted AS u JOIN incoming AS i ON i.fingerprint = u.fingerprint
+        ORDER BY u.fingerprint
     )
-    SELECT :workspace_id, i.fingerprint, i.source, i.severity, 'FIRING', i.service,
-           i.summary, CAST(i.labels AS jsonb), i.occurrences, i.silenced, false, :now, :now
-    FROM unnest(
-        CAST(:fingerprints AS text[]), CAST(:sources AS text[]),
-        CAST(:severities AS text[]), CAST(:services AS text[]), CAST(:summaries AS text[]),
-        CAST(:labels AS text[]), CAST(:occurrences AS integer[]), CAST(:silenced AS boolean[])
-    ) AS i(fingerprint, source, severity, service, summary, labels, occurrences, silenced)
-    ORDER BY i.fingerprint
-    ON CONFLICT (workspace_id, fingerprint) WHERE status IN ('FIRING', 'ACKNOWLEDGED')
-    DO UPDATE SET
-        occurrence_count = alert.occurrence_count + excluded.occurrence_count,
-        last_fired_at = excluded.last_fired_at,
-        severity = excluded.severity,
-        summary = excluded.summary,
-        labels = excluded.labels,
-        silenced = alert.silenced OR excluded.silenced
-    RETURNING alert.*
+    SELECT * FROM upserted
     """
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
@@ -112,30 +139,33 @@ def _upsert_values(workspace_id: int, raises: list[_Raise], now: datetime) -> An
 
 async def _upsert(
     session: AsyncSession, workspace_id: int, raises: list[_Raise], now: datetime
-) -> dict[str, Alert]:
-    """Store the batch; the alert of each fingerprint."""
+) -> tuple[dict[str, Alert], bool]:
+    """Store the batch: the alert of each fingerprint, and whether their fired or
+    deduplicated events were logged too."""
     connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        statement = select(Alert).from_statement(_UPSERT_ARRAYS)
-        parameters: dict[str, Any] = {
-            "workspace_id": workspace_id,
-            "now": now,
-            "fingerprints": [r.draft.fingerprint for r in raises],
-            "sources": [r.draft.source.value for r in raises],
-            "severities": [r.draft.severity.value for r in raises],
-            "services": [r.draft.service for r in raises],
-            "summaries": [r.draft.summary for r in raises],
-            "labels": [json.dumps(r.draft.labels) for r in raises],
-            "occurrences": [r.occurrences for r in raises],
-            "silenced": [r.silenced for r in raises],
-        }
-    else:
+    if connection.dialect.name != "postgresql":
         statement = select(Alert).from_statement(_upsert_values(workspace_id, raises, now))
-        parameters = {}
+        result = await session.scalars(statement, execution_options={"populate_existing": True})
+        return {alert.fingerprint: alert for alert in result.all()}, False
+    parameters = {
+        "workspace_id": workspace_id,
+        "now": now,
+        "fingerprints": [r.draft.fingerprint for r in raises],
+        "sources": [r.draft.source.value for r in raises],
+        "severities": [r.draft.severity.value for r in raises],
+        "services": [r.draft.service for r in raises],
+        "summaries": [r.draft.summary for r in raises],
+        "labels": [json.dumps(r.draft.labels) for r in raises],
+        "occurrences": [r.occurrences for r in raises],
+        "silenced": [r.silenced for r in raises],
+    }
     result = await session.scalars(
-        statement, parameters, execution_options={"populate_existing": True}
+        select(Alert).from_statement(_UPSERT_AND_LOG),
+        parameters,
+        execution_options={"populate_existing": True},
     )
-    return {alert.fingerprint: alert for alert in result.all()}
+    events.note_appended(session)
+    return {alert.fingerprint: alert for alert in result.all()}, True
 
 
 async def _already_silenced(
@@ -166,22 +196,22 @@ async def raise_alerts(
     silenced_before = await _already_silenced(
         session, workspace_id, [r.draft.fingerprint for r in raises if r.silenced]
     )
-    by_fingerprint = await _upsert(session, workspace_id, raises, now)
-    events: list[dict[str, Any]] = []
+    by_fingerprint, logged = await _upsert(session, workspace_id, raises, now)
+    rows: list[dict[str, Any]] = []
     new_alerts: list[Alert] = []
     for raised in raises:
         alert = by_fingerprint[raised.draft.fingerprint]
         opened = alert.occurrence_count == raised.occurrences
-        if opened:
-            events.append(alert_event(alert, AlertEventType.FIRED, now))
-        else:
-            events.append(
+        if opened and not logged:
+            rows.append(alert_event(alert, AlertEventType.FIRED, now))
+        elif not logged:
+            rows.append(
                 alert_event(alert, AlertEventType.DEDUPLICATED, now, occurrences=raised.occurrences)
             )
         if raised.silenced and (opened or alert.fingerprint not in silenced_before):
-            events.append(alert_event(alert, AlertEventType.SUPPRESSED, now))
+            rows.append(alert_event(alert, AlertEventType.SUPPRESSED, now))
         elif opened:
             new_alerts.append(alert)
-    await emit(session, events)
+    await emit(session, rows)
     await aggregation.aggregate(session, workspace_id=workspace_id, new_alerts=new_alerts, now=now)
     return [by_fingerprint[draft.fingerprint] for draft in drafts]

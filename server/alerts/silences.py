@@ -159,20 +159,23 @@ async def _check(session: AsyncSession, draft: SilenceDraft, *, now: datetime) -
             field="input.matchers",
         )
     await check_patterns_in_database(session, matchers, field="input.matchers")
-    starts_at = draft.starts_at or now
-    for name, moment in (("startsAt", starts_at), ("endsAt", draft.ends_at)):
-        if moment.tzinfo is None:
+    for name, moment in (("startsAt", draft.starts_at), ("endsAt", draft.ends_at)):
+        if moment is not None and moment.utcoffset() is None:
             raise InvalidInput(f"{name} must carry a timezone offset", field=f"input.{name}")
-    if draft.ends_at <= starts_at:
+    starts_at = (draft.starts_at or now).astimezone(UTC)
+    ends_at = draft.ends_at.astimezone(UTC)
+    if ends_at <= starts_at:
         raise InvalidInput("endsAt must be after startsAt", field="input.endsAt")
-    if draft.ends_at <= now:
+    if ends_at <= now:
         raise InvalidInput("endsAt lies in the past", field="input.endsAt")
-    if draft.comment is not None and len(draft.comment) > MAX_COMMENT:
+    comment = draft.comment
+    if comment is not None and (len(comment) > MAX_COMMENT or "\x00" in comment):
         raise InvalidInput(
-            f"comment may be at most {MAX_COMMENT} characters", field="input.comment"
+            f"comment may be at most {MAX_COMMENT} characters, without NUL",
+            field="input.comment",
         )
     recurrence = _check_recurrence(draft.recurrence) if draft.recurrence else None
-    return _Checked(matchers, starts_at, draft.ends_at, draft.comment, recurrence)
+    return _Checked(matchers, starts_at, ends_at, comment, recurrence)
 
 
 def _apply(rule: SilenceRule, checked: _Checked, now: datetime) -> None:

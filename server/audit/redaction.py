@@ -24,5 +24,7 @@ def redact(value: Any, *, name: str = "") -> Any:
             items.append(f"... {len(value) - MAX_ITEMS} more")
         return items
     if isinstance(value, str):
-        return _URL_CREDENTIALS.sub(r"\g<scheme>[redacted]@", value)[:MAX_STRING]
+        # PostgreSQL's jsonb cannot hold U+0000: a refused NUL must not lose the record.
+        cleaned = _URL_CREDENTIALS.sub(r"\g<scheme>[redacted]@", value).replace("\x00", "\ufffd")
+        return cleaned[:MAX_STRING]
     return value

@@ -153,8 +153,8 @@ class EventFeed:
         if waiting is None or waiting != self._waiting:
             self._waiting, self._waiting_since = waiting, now
         elif now - self._waiting_since >= self._poll_seconds:
-            # Still there a poll later: its writer died between commit and
-            # sequencing (a live writer sequences right after committing).
+            # Still there a poll later: it was committed without a cursor
+            # (written outside the outbox, or by an older replica).
             await events.assign_sequence(self._db)
         if not self._listeners:
             # Nobody to offer them to: a subscriber that arrives later replays

@@ -1,4 +1,4 @@
-"""The transactional outbox: commit, then sequence and announce the new events."""
+"""The transactional outbox: events are numbered as their transaction commits, then announced."""
 
 import asyncio
 import contextlib
@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.bus import EventBus
 from server.db import Database
 from server.events.feed import EventFeed
-from server.events.service import APPENDED, assign_sequence
+from server.events.service import APPENDED, assign_sequence, sequence_pending
 
 logger = logging.getLogger(__name__)
 
@@ -30,22 +30,30 @@ class Outbox:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction whose events are announced once it has committed."""
+        """A write transaction whose events get their cursors as it commits and
+        are announced once it has."""
+        newest = None
         async with self._db.transaction() as session:
             yield session
-        if session.info.pop(APPENDED, False):
-            await self.announce()
+            if session.info.pop(APPENDED, False):
+                await session.flush()
+                newest = await sequence_pending(session)
+        if newest is not None:
+            await self._published(newest)
 
     async def announce(self) -> None:
-        """Never raises: an event not announced now is announced once the bus is back,
-        and found by the feeds' polls meanwhile."""
+        """Sequence and announce committed events that have no cursor yet."""
         try:
             seq = await assign_sequence(self._db)
         except Exception:
             logger.exception("could not sequence committed events; the feed will retry")
             return
-        if seq is None:
-            return
+        if seq is not None:
+            await self._published(seq)
+
+    async def _published(self, seq: int) -> None:
+        """Never raises: an event not announced now is announced once the bus is back,
+        and found by the feeds' polls meanwhile."""
         self._feed.wake()
         self._unannounced = max(self._unannounced, seq)
         if self._retrying is None and not await self._notify():

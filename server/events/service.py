@@ -1,4 +1,4 @@
-"""Appending events, sequencing them after commit, reading them back by cursor."""
+"""Appending events, numbering them as they commit, reading them back by cursor."""
 
 import json
 from dataclasses import dataclass
@@ -6,11 +6,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import metrics
-from server.db import Database, copy_rows
+from server.db import Database
 from server.errors import ErrorCode, InvalidInput
 from server.events.models import Event, EventRetention
 
@@ -91,77 +91,103 @@ def append(
         occurred_at=occurred_at,
     )
     session.add(event)
-    session.info[APPENDED] = True
+    note_appended(session)
     return event
 
 
-EVENT_COLUMNS = (
-    "workspace_id",
-    "stream",
-    "type",
-    "subject_id",
-    "service",
-    "severity",
-    "payload",
-    "occurred_at",
+#: Events travel as one array per column: one statement, prepared once, for
+#: any number of them (COPY would cost a catalogue lookup and more round trips).
+_INSERT_ARRAYS = text(
+    """
+    INSERT INTO events (
+        workspace_id, stream, type, subject_id, service, severity, payload, occurred_at
+    )
+    SELECT e.workspace_id, e.stream, e.type, e.subject_id, e.service, e.severity,
+           CAST(e.payload AS jsonb), e.occurred_at
+    FROM unnest(
+        CAST(:workspace_ids AS bigint[]), CAST(:streams AS text[]), CAST(:types AS text[]),
+        CAST(:subject_ids AS bigint[]), CAST(:services AS text[]),
+        CAST(:severities AS text[]), CAST(:payloads AS text[]),
+        CAST(:occurred_ats AS timestamptz[])
+    ) WITH ORDINALITY
+        AS e(workspace_id, stream, type, subject_id, service, severity, payload, occurred_at, n)
+    ORDER BY e.n
+    """
 )
 
 
-async def append_many(session: AsyncSession, events: list[dict[str, Any]]) -> None:
-    """Insert many events (``Event`` column values) set-based, in the order given.
+def note_appended(session: AsyncSession) -> None:
+    """Say that a statement of the session inserted events by itself."""
+    session.info[APPENDED] = True
 
-    A batch of alerts costs one COPY on PostgreSQL (one INSERT elsewhere), not
-    one ORM object per event.
-    """
+
+async def append_many(session: AsyncSession, events: list[dict[str, Any]]) -> None:
+    """Insert many events (``Event`` column values) set-based, in the order given:
+    one statement, not one ORM object per event."""
     if not events:
         return
-    session.info[APPENDED] = True
+    note_appended(session)
     if (await session.connection()).dialect.name != "postgresql":
         await session.execute(insert(Event), events)
         return
-    records = [
-        tuple(
-            json.dumps(event[column]) if column == "payload" else event[column]
-            for column in EVENT_COLUMNS
-        )
-        for event in events
-    ]
-    await copy_rows(session, Event.__tablename__, EVENT_COLUMNS, records)
+    await session.execute(
+        _INSERT_ARRAYS,
+        {
+            "workspace_ids": [event["workspace_id"] for event in events],
+            "streams": [event["stream"] for event in events],
+            "types": [event["type"] for event in events],
+            "subject_ids": [event["subject_id"] for event in events],
+            "services": [event["service"] for event in events],
+            "severities": [event["severity"] for event in events],
+            "payloads": [json.dumps(event["payload"]) for event in events],
+            "occurred_ats": [event["occurred_at"] for event in events],
+        },
+    )
 
 
-async def _lock_sequencer(db: Database, session: AsyncSession) -> None:
-    if db.is_postgresql:
+async def _lock_sequencer(session: AsyncSession) -> None:
+    if (await session.connection()).dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQUENCER_LOCK})
 
 
-async def assign_sequence(db: Database) -> int | None:
-    """Give committed, unsequenced events the next cursors, in insertion order.
+async def sequence_pending(session: AsyncSession) -> int | None:
+    """Give the session's new events, and any committed ones still waiting,
+    the next cursors in insertion order; the highest assigned, if any.
 
-    One sequencer runs at a time (an advisory lock on PostgreSQL, the write
-    lock on SQLite) and commits before the next starts, so readers only ever
-    see a gap-free prefix of cursors. Returns the highest cursor assigned.
+    Run last in a writing transaction: it takes the sequencer lock (an
+    advisory lock on PostgreSQL; SQLite has one writer anyway), which the
+    transaction holds until it commits. So the next writer numbers its events
+    only after this one's are committed, and readers only ever see a gap-free
+    prefix of cursors, whatever order transactions commit in.
     """
-    async with db.transaction() as session:
-        await _lock_sequencer(db, session)
-        # Cursors never repeat, even once every event has been pruned.
-        base = await latest_seq(session)
-        numbered = (
-            select(Event.id, func.row_number().over(order_by=Event.id).label("offset"))
-            .where(Event.seq.is_(None))
-            .subquery()
-        )
-        # One set-based statement however many events the batch holds.
-        result = await session.execute(
+    await _lock_sequencer(session)
+    numbered = (
+        select(Event.id, func.row_number().over(order_by=Event.id).label("offset"))
+        .where(Event.seq.is_(None))
+        .subquery()
+    )
+    # One set-based statement however many events the transaction holds; its
+    # snapshot, taken after the lock, holds the previous writer's cursors.
+    assigned = (
+        await session.scalars(
             update(Event)
             .where(Event.id == numbered.c.id)
-            .values(seq=base + numbered.c.offset)
+            .values(seq=_latest_seq_sql(session) + numbered.c.offset)
+            .returning(Event.seq)
             .execution_options(synchronize_session=False)
         )
-        assigned = int(result.rowcount)  # type: ignore[attr-defined]
+    ).all()
     if not assigned:
         return None
-    metrics.events_published.inc(assigned)
-    return base + assigned
+    metrics.events_published.inc(len(assigned))
+    return max(seq for seq in assigned if seq is not None)
+
+
+async def assign_sequence(db: Database) -> int | None:
+    """Sequence committed events left without cursors (their writer died
+    between commit and sequencing, or wrote outside the outbox)."""
+    async with db.transaction() as session:
+        return await sequence_pending(session)
 
 
 async def oldest_unsequenced(session: AsyncSession) -> int | None:
@@ -169,12 +195,20 @@ async def oldest_unsequenced(session: AsyncSession) -> int | None:
     return await session.scalar(select(func.min(Event.id)).where(Event.seq.is_(None)))
 
 
+def _latest_seq_sql(session: AsyncSession) -> ColumnElement[int]:
+    """The newest cursor ever given, also when its events were pruned, as SQL:
+    cursors never repeat, even once every event has been pruned."""
+    highest = func.coalesce(select(func.max(Event.seq)).scalar_subquery(), 0)
+    pruned = func.coalesce(select(EventRetention.pruned_through).scalar_subquery(), 0)
+    bind = session.get_bind()
+    larger = func.greatest if bind.dialect.name == "postgresql" else func.max
+    result: ColumnElement[int] = larger(highest, pruned)
+    return result
+
+
 async def latest_seq(session: AsyncSession) -> int:
-    """The newest cursor ever given, also when its events were pruned (one round trip)."""
-    highest = select(func.max(Event.seq)).scalar_subquery()
-    pruned = select(EventRetention.pruned_through).scalar_subquery()
-    row = (await session.execute(select(highest, pruned))).one()
-    return max(row[0] or 0, row[1] or 0)
+    """The newest cursor ever given (one round trip)."""
+    return int(await session.scalar(select(_latest_seq_sql(session))) or 0)
 
 
 async def read_after(
@@ -217,7 +251,7 @@ async def subject_events(
 async def prune(db: Database, *, older_than: datetime) -> int:
     """Delete sequenced events older than ``older_than``; remember how far we pruned."""
     async with db.transaction() as session:
-        await _lock_sequencer(db, session)
+        await _lock_sequencer(session)
         newest_pruned = await session.scalar(
             select(func.max(Event.seq)).where(Event.occurred_at < older_than)
         )

@@ -14,6 +14,7 @@ from server.errors import InvalidInput
 from server.matchers import Matcher, validate_matchers
 from server.signals.models import Signal
 from server.signals.validation import Sample, SampleLike, SampleRejected, validate_sample
+from server.text import refuse_nul
 
 COPY_COLUMNS = ("workspace_id", "service", "name", "value", "labels", "ts")
 
@@ -108,6 +109,8 @@ def signals_query(*, workspace_id: int, filter_: SignalFilter) -> Select[Signal]
     _require_offset(filter_.from_, field="filter.from")
     _require_offset(filter_.to, field="filter.to")
     query = select(Signal).where(Signal.workspace_id == workspace_id)
+    refuse_nul(filter_.service, field="filter.service")
+    refuse_nul(filter_.name, field="filter.name")
     if filter_.service is not None:
         query = query.where(Signal.service == filter_.service)
     if filter_.name is not None:

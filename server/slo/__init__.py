@@ -1,0 +1,1 @@
+"""SLOs: policies, error budgets, burn rates and burn-rate alerting."""
