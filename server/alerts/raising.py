@@ -116,7 +116,8 @@ _UPSERT_AND_LOG = text(
 
 
 def _upsert_values(workspace_id: int, raises: list[_Raise], now: datetime) -> Any:
-    """The portable form: a multi-row INSERT .. ON CONFLICT with the same effect."""
+    """The SQLite form: a multi-row INSERT .. ON CONFLICT to the same effect (SQLite
+    has no arrays; its writes are serialised, so the events follow in Python)."""
     values = sqlite_insert(Alert)
     return (
         values.on_conflict_do_update(
