@@ -10,9 +10,18 @@ from schema.alert_enums import Severity
 from schema.context import Info
 from schema.ids import parse_id
 from schema.permissions import CanRead
+from server.alerts.events import AlertEventType
+from server.errors import InvalidInput
 from server.events import service as events
 from server.events.service import EventRecord, Stream
 from server.events.stream import Scope, follow
+from server.slo.evaluation import SloEventType
+from server.tasks import service as task_service
+
+#: Every event type of the alert stream, for checking a subscriber's filter.
+ALERT_STREAM_TYPES = frozenset(
+    [*(type_.value for type_ in AlertEventType), *(type_.value for type_ in SloEventType)]
+)
 
 
 @strawberry.type
@@ -41,6 +50,15 @@ class AlertEventFilter:
     services: list[str] | None = None
     severities: list[Severity] | None = None  # type: ignore[valid-type]
     types: list[str] | None = None
+
+    def check(self) -> None:
+        for index, type_ in enumerate(self.types or []):
+            if type_ not in ALERT_STREAM_TYPES:
+                raise InvalidInput(
+                    f"unknown event type {type_!r}; the alert stream carries "
+                    + ", ".join(sorted(ALERT_STREAM_TYPES)),
+                    field=f"filter.types[{index}]",
+                )
 
     def accepts(self, record: EventRecord) -> bool:
         return (
@@ -76,6 +94,7 @@ class EventSubscription:
         self, info: Info, filter: AlertEventFilter | None = None, after: str | None = None
     ) -> AsyncGenerator[EventEnvelope]:
         chosen = filter or AlertEventFilter()
+        chosen.check()
         scope = Scope(Stream.ALERT, info.context.principal.workspace_id, chosen.accepts)
         async for envelope in _stream(info, scope, after):
             yield envelope
@@ -84,7 +103,13 @@ class EventSubscription:
     async def task_events(
         self, info: Info, task_id: strawberry.ID | None = None, after: str | None = None
     ) -> AsyncGenerator[EventEnvelope]:
+        context = info.context
         wanted = parse_id(task_id, field="taskId") if task_id is not None else None
+        if wanted is not None:
+            async with context.session() as session:
+                await task_service.get_task(
+                    session, workspace_id=context.principal.workspace_id, task_id=wanted
+                )
         scope = Scope(
             Stream.TASK,
             info.context.principal.workspace_id,

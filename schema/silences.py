@@ -31,7 +31,10 @@ class SilenceRuleInput:
         description="All must match; the label `service` means the alert's service."
     )
     ends_at: datetime
-    starts_at: datetime | None = strawberry.field(default=None, description="Now if left out.")
+    starts_at: datetime | None = strawberry.field(
+        default=None,
+        description="Now if left out (on update: the rule keeps its start).",
+    )
     comment: str | None = None
     recurrence: RecurrenceInput | None = None
 

@@ -32,6 +32,8 @@ class AlertStatus(StrEnum):
 
 
 MAX_SUMMARY = 1000
+#: Fingerprints of alerts opsgraph raises itself (``slo:<policy>:<pair>``).
+RESERVED_PREFIX = "slo:"
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 _FINGERPRINT = re.compile(r"[\x21-\x7e]{1,128}")
 
@@ -88,6 +90,14 @@ def validate_draft(item: AlertInputLike, *, field: str) -> AlertDraft:
     except InvalidLabels as error:
         raise InvalidInput(str(error), field=f"{field}.labels") from error
     fingerprint = item.fingerprint
+    if item.source == AlertSource.SLO or (fingerprint or "").startswith(RESERVED_PREFIX):
+        # Only the SLO evaluator raises these: a client's raise would take over an
+        # SLO's alert (the fingerprint deduplicates).
+        raise InvalidInput(
+            f"source SLO and fingerprints starting with {RESERVED_PREFIX!r} are reserved "
+            "for opsgraph's SLO evaluator",
+            field=f"{field}.source" if item.source == AlertSource.SLO else f"{field}.fingerprint",
+        )
     if fingerprint is None:
         fingerprint = default_fingerprint(item.service, labels)
     elif not _FINGERPRINT.fullmatch(fingerprint):

@@ -8,7 +8,7 @@ that start, end or enter a window with time alone.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -216,6 +216,8 @@ async def update_rule(
     rule = await get(session, workspace_id=workspace_id, rule_id=rule_id)
     if state_at(rule, now) is SilenceState.EXPIRED:
         raise Conflict(f"silence rule {rule_id} has expired; create a new one")
+    if draft.starts_at is None:  # left out: the rule keeps its start
+        draft = replace(draft, starts_at=rule.starts_at)
     _apply(rule, await _check(session, draft, now=now), now)
     await session.flush()
     await reconcile(session, workspace_id=workspace_id, now=now)

@@ -269,13 +269,23 @@ async def prune(db: Database, *, older_than: datetime) -> int:
 def parse_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    if not cursor.isdigit():
-        raise InvalidInput("invalid event cursor", field="after")
+    if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 19:
+        raise InvalidInput("an event cursor is a number received with an event", field="after")
     return int(cursor)
 
 
 async def check_resumable(session: AsyncSession, *, after: int) -> None:
-    """Refuse a cursor older than the retained events: resuming would skip some."""
+    """Refuse a cursor older than the retained events, or newer than any event:
+    resuming from either would skip events without a word."""
+    latest = await latest_seq(session)
+    if after > latest:
+        # E.g. a cursor of another database, or of this one before a restore:
+        # following from it would silently skip events.
+        raise InvalidInput(
+            f"cursor {after} lies ahead of the newest event ({latest}); "
+            "resubscribe without a cursor",
+            field="after",
+        )
     pruned = await session.scalar(select(EventRetention.pruned_through))
     if pruned is not None and after < pruned:
         raise CursorExpired(

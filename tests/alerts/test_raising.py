@@ -314,13 +314,12 @@ async def test_the_source_defaults_to_external_and_a_given_one_is_kept(
         workspace.developer,
         [
             item(labels={"n": "1"}),
-            item(labels={"n": "2"}, source="SLO"),
             item(labels={"n": "3"}, source="RULE"),
             item(labels={"n": "4"}, source="EXTERNAL"),
         ],
     )
-    assert [r["source"] for r in results] == ["EXTERNAL", "SLO", "RULE", "EXTERNAL"]
-    for result, source in zip(results, ["EXTERNAL", "SLO", "RULE", "EXTERNAL"], strict=True):
+    assert [r["source"] for r in results] == ["EXTERNAL", "RULE", "EXTERNAL"]
+    for result, source in zip(results, ["EXTERNAL", "RULE", "EXTERNAL"], strict=True):
         assert (await read_alert(gql, workspace, result["id"]))["source"] == source
 
 
@@ -652,3 +651,20 @@ async def test_raised_events_carry_the_same_payload_as_every_other_alert_event(
         "occurrenceCount": 2,
         "actor": "developer",
     }
+
+
+@pytest.mark.parametrize(
+    ("reserved", "field"),
+    [
+        pytest.param({"fingerprint": "slo:1:1h/5m"}, "input.fingerprint", id="fingerprint"),
+        pytest.param({"source": "SLO"}, "input.source", id="source"),
+    ],
+)
+async def test_slo_fingerprints_and_source_are_reserved_for_the_evaluator(
+    gql: GraphQLClient, workspace: Workspace, reserved: dict[str, Any], field: str
+) -> None:
+    """Else a client's raise would deduplicate into, and take over, an SLO's alert."""
+    body = await gql.execute(RAISE, {"input": item(**reserved)}, key=workspace.developer)
+    [error] = body["errors"]
+    assert (error["extensions"]["code"], error["extensions"]["field"]) == ("BAD_USER_INPUT", field)
+    assert await count_alerts(gql, workspace) == 0

@@ -991,3 +991,35 @@ async def test_an_id_beyond_64_bits_is_not_an_internal_error(
     ):
         code = await gql.error_code(query, variables, key=key)
         assert code in ("NOT_FOUND", "BAD_USER_INPUT"), (query, code)
+
+
+async def test_an_update_without_starts_at_keeps_the_rule_s_start(
+    gql: GraphQLClient, workspace: Workspace, clock: FrozenClock
+) -> None:
+    starts = clock.now() + timedelta(days=2)
+    ends = clock.now() + timedelta(days=3)
+    matchers = [{"label": "service", "op": "EQ", "value": "batch"}]
+    created = (
+        await gql.data(
+            CREATE,
+            {"input": {"matchers": matchers, "startsAt": iso(starts), "endsAt": iso(ends)}},
+            key=workspace.developer,
+        )
+    )["createSilenceRule"]
+    assert created["state"] == "PENDING"
+    updated = (
+        await gql.data(
+            UPDATE,
+            {
+                "id": created["id"],
+                "input": {"matchers": matchers, "endsAt": iso(ends), "comment": "x"},
+            },
+            key=workspace.developer,
+        )
+    )["updateSilenceRule"]
+    assert moment(updated["startsAt"]) == starts
+    assert (updated["state"], updated["silencingNow"], updated["comment"]) == (
+        "PENDING",
+        False,
+        "x",
+    )

@@ -200,3 +200,30 @@ async def test_a_connection_that_never_inits_is_closed_with_4408(live_server: st
             await connection.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4408
+
+
+ALERT_EVENTS = """subscription($filter: AlertEventFilter, $after: String) {
+  alertEvents(filter: $filter, after: $after) { cursor type }
+}"""
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        pytest.param(TASK_EVENTS, {"after": "²"}, "BAD_USER_INPUT", id="non-ascii-digit"),
+        pytest.param(TASK_EVENTS, {"after": "٣"}, "BAD_USER_INPUT", id="arabic-indic-digit"),
+        pytest.param(TASK_EVENTS, {"after": "9" * 18}, "BAD_USER_INPUT", id="ahead-of-newest"),
+        pytest.param(TASK_EVENTS, {"taskId": "987654321"}, "NOT_FOUND", id="unknown-task"),
+        pytest.param(
+            ALERT_EVENTS, {"filter": {"types": ["alert.fird"]}}, "BAD_USER_INPUT", id="bad-type"
+        ),
+    ],
+)
+async def test_a_subscription_that_would_silently_miss_events_is_refused(
+    live_server: str, workspace: Workspace, query: str, variables: dict[str, Any], code: str
+) -> None:
+    async with subscription_client(live_server, workspace.viewer) as client:
+        await client.subscribe(query, variables)
+        message = await client.receive()
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == code, errors
