@@ -61,6 +61,8 @@ class AlertDraft:
     source: AlertSource
     labels: dict[str, str]
     fingerprint: str
+    #: Stored, not notified: a more urgent alert of the same source fires.
+    inhibited: bool = False
 
     @property
     def match_labels(self) -> dict[str, str]:

@@ -56,6 +56,7 @@ def _row(workspace_id: int, raised: _Raise, now: datetime) -> dict[str, Any]:
         "occurrence_count": raised.occurrences,
         "silenced": raised.silenced,
         "noise_suppressed": False,
+        "inhibited": draft.inhibited,
         "first_fired_at": now,
         "last_fired_at": now,
     }
@@ -76,15 +77,21 @@ _UPSERT_AND_LOG = text(
             CAST(:fingerprints AS text[]), CAST(:sources AS text[]),
             CAST(:severities AS text[]), CAST(:services AS text[]),
             CAST(:summaries AS text[]), CAST(:labels AS text[]),
-            CAST(:occurrences AS integer[]), CAST(:silenced AS boolean[])
-        ) AS i(fingerprint, source, severity, service, summary, labels, occurrences, silenced)
+            CAST(:occurrences AS integer[]), CAST(:silenced AS boolean[]),
+            CAST(:inhibited AS boolean[])
+        ) AS i(
+            fingerprint, source, severity, service, summary, labels, occurrences, silenced,
+            inhibited
+        )
     ), upserted AS (
         INSERT INTO alerts AS alert (
             workspace_id, fingerprint, source, severity, status, service, summary, labels,
-            occurrence_count, silenced, noise_suppressed, first_fired_at, last_fired_at
+            occurrence_count, silenced, noise_suppressed, inhibited, first_fired_at,
+            last_fired_at
         )
         SELECT :workspace_id, i.fingerprint, i.source, i.severity, 'FIRING', i.service,
-               i.summary, CAST(i.labels AS jsonb), i.occurrences, i.silenced, false, :now, :now
+               i.summary, CAST(i.labels AS jsonb), i.occurrences, i.silenced, false,
+               i.inhibited, :now, :now
         FROM incoming AS i
         ORDER BY i.fingerprint
         ON CONFLICT (workspace_id, fingerprint) WHERE status IN ('FIRING', 'ACKNOWLEDGED')
@@ -159,6 +166,7 @@ async def _upsert(
         "labels": [json.dumps(r.draft.labels) for r in raises],
         "occurrences": [r.occurrences for r in raises],
         "silenced": [r.silenced for r in raises],
+        "inhibited": [r.draft.inhibited for r in raises],
     }
     result = await session.scalars(
         select(Alert).from_statement(_UPSERT_AND_LOG),
@@ -211,6 +219,8 @@ async def raise_alerts(
             )
         if raised.silenced and (opened or alert.fingerprint not in silenced_before):
             rows.append(alert_event(alert, AlertEventType.SUPPRESSED, now))
+        elif opened and alert.inhibited:
+            rows.append(alert_event(alert, AlertEventType.INHIBITED, now))
         elif opened:
             new_alerts.append(alert)
     await emit(session, rows)

@@ -14,7 +14,7 @@ alerts domain with a stable fingerprint, so repeated evaluations deduplicate.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -126,7 +126,12 @@ async def _raise_firing(
     firing = [budget.PAIRS_BY_NAME[name] for name in assessment.firing_pairs]
     if not firing:
         return
-    drafts = [_draft(policy, pair, assessment) for pair in firing]
+    # The fastest firing pair pages; the slower ones are stored inhibited from the
+    # start, so their fired events already say so.
+    drafts = [
+        replace(_draft(policy, pair, assessment), inhibited=index > 0)
+        for index, pair in enumerate(firing)
+    ]
     alerts = await raise_alerts(session, workspace_id=policy.workspace_id, drafts=drafts, now=now)
     fastest = firing[0].name
     await automation.set_inhibited(

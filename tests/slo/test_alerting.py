@@ -134,6 +134,7 @@ async def test_the_sweep_pages_deduplicates_and_resolves_and_subscribers_see_it(
 
 
 TIMELINE = "query($id: ID!) { alert(id: $id) { status inhibited events { type } } }"
+TIMELINE_PAYLOADS = "query($id: ID!) { alert(id: $id) { events { type payload } } }"
 
 
 async def test_a_faster_pair_inhibits_the_alerts_of_slower_ones(
@@ -169,6 +170,11 @@ async def test_a_faster_pair_inhibits_the_alerts_of_slower_ones(
     }
     slow = alerts["3d/6h"]
     assert slow["occurrenceCount"] == 2
+    # A slower pair's alert opened now is inhibited from its first event on.
+    opened = (await gql.data(TIMELINE_PAYLOADS, {"id": alerts["6h/30m"]["id"]}, key=key))["alert"]
+    fired, inhibited = opened["events"]
+    assert (fired["type"], fired["payload"]["inhibited"]) == ("alert.fired", True)
+    assert inhibited["type"] == "alert.inhibited"
 
     # Two hours on only the 6h window holds the fast burn: 3d/6h alone fires again.
     third = await evaluate(gql, key, policy["id"], at3)
