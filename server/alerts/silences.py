@@ -164,10 +164,10 @@ async def _check(session: AsyncSession, draft: SilenceDraft, *, now: datetime) -
             raise InvalidInput(f"{name} must carry a timezone offset", field=f"input.{name}")
     starts_at = (draft.starts_at or now).astimezone(UTC)
     ends_at = draft.ends_at.astimezone(UTC)
-    if ends_at <= starts_at:
-        raise InvalidInput("endsAt must be after startsAt", field="input.endsAt")
     if ends_at <= now:
         raise InvalidInput("endsAt lies in the past", field="input.endsAt")
+    if ends_at <= starts_at:
+        raise InvalidInput("endsAt must be after startsAt", field="input.endsAt")
     comment = draft.comment
     if comment is not None and (len(comment) > MAX_COMMENT or "\x00" in comment):
         raise InvalidInput(
