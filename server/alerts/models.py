@@ -69,7 +69,11 @@ class Alert(Base):
 
 class SilenceRule(Base):
     __tablename__ = "silence_rules"
-    __table_args__ = (Index("ix_silence_rules_workspace_ends_at", "workspace_id", "ends_at"),)
+    __table_args__ = (
+        Index("ix_silence_rules_workspace_ends_at", "workspace_id", "ends_at"),
+        # Ids of deleted rules are never given again (SQLite would reuse the last).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -87,6 +91,7 @@ class SilenceRule(Base):
 
 class AggregationRule(Base):
     __tablename__ = "aggregation_rules"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids of deleted rules stay unused
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

@@ -18,7 +18,11 @@ from server.db import Base, BigId, JsonDocument, UTCDateTime
 
 class SloPolicy(Base):
     __tablename__ = "slo_policies"
-    __table_args__ = (UniqueConstraint("workspace_id", "service", "name"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "service", "name"),
+        # Ids of deleted policies are never given again (SQLite would reuse the last).
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

@@ -1023,3 +1023,16 @@ async def test_an_update_without_starts_at_keeps_the_rule_s_start(
         False,
         "x",
     )
+
+
+async def test_the_id_of_a_deleted_rule_is_never_given_again(
+    gql: GraphQLClient, workspace: Workspace, clock: FrozenClock
+) -> None:
+    rule = {
+        "matchers": [{"label": "service", "op": "EQ", "value": "batch"}],
+        "endsAt": iso(clock.now() + timedelta(hours=1)),
+    }
+    first = (await gql.data(CREATE, {"input": rule}, key=workspace.developer))["createSilenceRule"]
+    await gql.data(DELETE, {"id": first["id"]}, key=workspace.developer)
+    second = (await gql.data(CREATE, {"input": rule}, key=workspace.developer))["createSilenceRule"]
+    assert int(second["id"]) > int(first["id"])
