@@ -147,8 +147,9 @@ class EventFeed:
                 logger.exception("event feed could not read new events")
 
     async def _catch_up(self) -> None:
+        listened = bool(self._listeners)
         async with self._db.reader() as session:
-            waiting = await events.oldest_unsequenced(session)
+            waiting, latest = await events.feed_state(session)
         now = asyncio.get_running_loop().time()
         if waiting is None or waiting != self._waiting:
             self._waiting, self._waiting_since = waiting, now
@@ -156,15 +157,12 @@ class EventFeed:
             # Still there a poll later: it was committed without a cursor
             # (written outside the outbox, or by an older replica).
             await events.assign_sequence(self._db)
-        if not self._listeners:
+        if not listened and not self._listeners:
             # Nobody to offer them to: a subscriber that arrives later replays
             # from the database itself, so only the position has to move on;
             # unless one arrived while we asked, then it must get the events.
-            async with self._db.reader() as session:
-                latest = await events.latest_seq(session)
-            if not self._listeners:
-                self.position = latest
-                return
+            self.position = latest
+            return
         while True:
             async with self._db.reader() as session:
                 batch = await events.read_after(

@@ -190,9 +190,12 @@ async def assign_sequence(db: Database) -> int | None:
         return await sequence_pending(session)
 
 
-async def oldest_unsequenced(session: AsyncSession) -> int | None:
-    """The id of the oldest committed event still waiting for its cursor."""
-    return await session.scalar(select(func.min(Event.id)).where(Event.seq.is_(None)))
+async def feed_state(session: AsyncSession) -> tuple[int | None, int]:
+    """In one round trip: the id of the oldest committed event still waiting for
+    its cursor, if any, and the newest cursor."""
+    waiting = select(func.min(Event.id)).where(Event.seq.is_(None)).scalar_subquery()
+    row = (await session.execute(select(waiting, _latest_seq_sql(session)))).one()
+    return row[0], int(row[1] or 0)
 
 
 def _latest_seq_sql(session: AsyncSession) -> ColumnElement[int]:
