@@ -4,9 +4,9 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from server.errors import NotFound
 from server.request_context import current_request_id
 
 NAMING_CONVENTION = {
@@ -173,3 +174,27 @@ async def copy_rows(
     if not driver.is_in_transaction():
         await session.execute(text("SELECT 1"))
     await driver.copy_records_to_table(table, records=records, columns=columns)
+
+
+RowT = TypeVar("RowT", bound="Base")
+
+
+async def get_in_workspace(
+    session: AsyncSession,
+    model: type[RowT],
+    row_id: int,
+    *,
+    workspace_id: int,
+    what: str,
+    for_update: bool = False,
+) -> RowT:
+    """The row of ``model`` (with ``id`` and ``workspace_id`` columns) with this id in
+    the workspace, else NOT_FOUND: a row of another workspace is not found either."""
+    columns = model.__table__.c
+    query = select(model).where(columns.id == row_id, columns.workspace_id == workspace_id)
+    if for_update:
+        query = query.with_for_update()
+    row = await session.scalar(query)
+    if row is None:
+        raise NotFound(f"{what} {row_id} not found")
+    return row

@@ -11,6 +11,7 @@ from server.access import secrets as key_secrets
 from server.access.models import ApiKey, Workspace
 from server.access.roles import Role
 from server.clock import Clock
+from server.db import get_in_workspace
 from server.errors import Conflict, InvalidInput, NotFound
 
 DEFAULT_WORKSPACE = "default"
@@ -99,12 +100,9 @@ async def create_api_key(
 
 
 async def get_api_key(session: AsyncSession, *, workspace_id: int, key_id: int) -> ApiKey:
-    key = await session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.workspace_id == workspace_id)
+    return await get_in_workspace(
+        session, ApiKey, key_id, workspace_id=workspace_id, what="API key"
     )
-    if key is None:
-        raise NotFound(f"API key {key_id} not found")
-    return key
 
 
 async def revoke_api_key(

@@ -22,7 +22,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import AggregationRule, Alert, AlertGroup
-from server.errors import InvalidInput, NotFound
+from server.db import get_in_workspace
+from server.errors import InvalidInput
 from server.matchers import (
     LABEL_NAME,
     Matcher,
@@ -93,14 +94,9 @@ async def create(
 
 
 async def get(session: AsyncSession, *, workspace_id: int, rule_id: int) -> AggregationRule:
-    rule = await session.scalar(
-        select(AggregationRule).where(
-            AggregationRule.id == rule_id, AggregationRule.workspace_id == workspace_id
-        )
+    return await get_in_workspace(
+        session, AggregationRule, rule_id, workspace_id=workspace_id, what="aggregation rule"
     )
-    if rule is None:
-        raise NotFound(f"aggregation rule {rule_id} not found")
-    return rule
 
 
 async def update_rule(

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.alerts.drafts import AlertStatus
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import Alert
-from server.errors import Conflict, NotFound
+from server.db import get_in_workspace
+from server.errors import Conflict
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,7 @@ CLOSE = Transition(
 
 
 async def get_alert(session: AsyncSession, *, workspace_id: int, alert_id: int) -> Alert:
-    alert = await session.scalar(
-        select(Alert).where(Alert.id == alert_id, Alert.workspace_id == workspace_id)
-    )
-    if alert is None:
-        raise NotFound(f"alert {alert_id} not found")
-    return alert
+    return await get_in_workspace(session, Alert, alert_id, workspace_id=workspace_id, what="alert")
 
 
 async def apply(

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import OPEN_STATUSES, Alert, SilenceRule
-from server.errors import Conflict, InvalidInput, NotFound
+from server.db import get_in_workspace
+from server.errors import Conflict, InvalidInput
 from server.events.outbox import Outbox
 from server.matchers import Matcher, check_patterns_in_database, matches_all, validate_matchers
 
@@ -200,14 +201,9 @@ async def create(
 
 
 async def get(session: AsyncSession, *, workspace_id: int, rule_id: int) -> SilenceRule:
-    rule = await session.scalar(
-        select(SilenceRule).where(
-            SilenceRule.id == rule_id, SilenceRule.workspace_id == workspace_id
-        )
+    return await get_in_workspace(
+        session, SilenceRule, rule_id, workspace_id=workspace_id, what="silence rule"
     )
-    if rule is None:
-        raise NotFound(f"silence rule {rule_id} not found")
-    return rule
 
 
 async def update_rule(

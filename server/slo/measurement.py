@@ -26,7 +26,6 @@ In the steady state an evaluation is one statement, the same SQL on SQLite and
 PostgreSQL, built once per SLI structure and reused with parameters.
 """
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,6 +56,7 @@ from server.slo.models import SloPolicy, SloRollup
 from server.slo.policies import policy_sli
 from server.slo.samples import good_and_total, signal_name, sli_parameters, sli_structure
 from server.slo.sli import Sli
+from server.slo.statements import StatementCache
 from server.slo.windows import MeasurementPlan, hour_start
 
 
@@ -184,21 +184,11 @@ def _statement(sli: Sli, shape: _Shape) -> Any:
 
 #: Statements by SLI structure and shape, shared by all policies alike: building
 #: one costs ~5 ms of Python, several times what running it costs.
-_STATEMENTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_STATEMENTS_KEPT = 512
+_STATEMENTS = StatementCache(512)
 
 
 def _cached_statement(sli: Sli, shape: _Shape) -> Any:
-    key = (sli_structure(sli), shape)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        statement = _statement(sli, shape)
-        if len(_STATEMENTS) >= _STATEMENTS_KEPT:
-            _STATEMENTS.popitem(last=False)
-        _STATEMENTS[key] = statement
-    else:
-        _STATEMENTS.move_to_end(key)
-    return statement
+    return _STATEMENTS.get((sli_structure(sli), shape), lambda: _statement(sli, shape))
 
 
 def _parameters(

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import Conflict, InvalidInput, NotFound
+from server.db import get_in_workspace
+from server.errors import Conflict, InvalidInput
 from server.matchers import Matcher, check_patterns_in_database, validate_matchers
 from server.slo.models import SloPolicy, SloRollup
 from server.slo.sli import (
@@ -218,15 +219,14 @@ async def create(
 async def get(
     session: AsyncSession, *, workspace_id: int, policy_id: int, for_update: bool = False
 ) -> SloPolicy:
-    query = select(SloPolicy).where(
-        SloPolicy.id == policy_id, SloPolicy.workspace_id == workspace_id
+    return await get_in_workspace(
+        session,
+        SloPolicy,
+        policy_id,
+        workspace_id=workspace_id,
+        what="SLO policy",
+        for_update=for_update,
     )
-    if for_update:
-        query = query.with_for_update()
-    policy = await session.scalar(query)
-    if policy is None:
-        raise NotFound(f"SLO policy {policy_id} not found")
-    return policy
 
 
 async def update_policy(

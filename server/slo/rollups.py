@@ -10,7 +10,6 @@ Both are one DELETE and one INSERT .. SELECT grouped by hour, from statements
 built once per SLI structure and dialect (see ``samples``).
 """
 
-from collections import OrderedDict
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +34,7 @@ from server.signals.models import Signal
 from server.slo.models import SloPolicy, SloRollup
 from server.slo.samples import good_and_total, signal_name, sli_parameters, sli_structure
 from server.slo.sli import Sli
+from server.slo.statements import StatementCache
 from server.slo.windows import hour_start
 
 
@@ -79,18 +79,12 @@ def _roll_up_statement(sli: Sli, dialect: str) -> Any:
     )
 
 
-_STATEMENTS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_STATEMENTS_KEPT = 256
+_STATEMENTS = StatementCache(256)
 
 
 def _cached_roll_up_statement(sli: Sli, dialect: str) -> Any:
     key = (sli_structure(sli), dialect)
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        statement = _STATEMENTS[key] = _roll_up_statement(sli, dialect)
-        if len(_STATEMENTS) > _STATEMENTS_KEPT:
-            _STATEMENTS.popitem(last=False)
-    return statement
+    return _STATEMENTS.get(key, lambda: _roll_up_statement(sli, dialect))
 
 
 def _parameters(policy: SloPolicy, sli: Sli, hours: tuple[int, int]) -> dict[str, Any]:

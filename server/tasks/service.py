@@ -13,7 +13,8 @@ from sqlalchemy import Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.clock import Clock
-from server.errors import Conflict, NotFound
+from server.db import get_in_workspace
+from server.errors import Conflict
 from server.events import service as events
 from server.events.service import Stream
 from server.tasks.models import Task
@@ -82,12 +83,7 @@ async def enqueue(
 
 
 async def get_task(session: AsyncSession, *, workspace_id: int, task_id: int) -> Task:
-    task = await session.scalar(
-        select(Task).where(Task.id == task_id, Task.workspace_id == workspace_id)
-    )
-    if task is None:
-        raise NotFound(f"task {task_id} not found")
-    return task
+    return await get_in_workspace(session, Task, task_id, workspace_id=workspace_id, what="task")
 
 
 def tasks_query(*, workspace_id: int, status: TaskStatus | None = None) -> Select[Task]:
