@@ -1,16 +1,8 @@
-"""Query cost limits, built once so that Strawberry's validation cache keeps hitting."""
-
-from collections.abc import Callable
+"""Query cost limits as validation rules, built once so that prepared documents stay cached."""
 
 from graphql import ASTValidationRule
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 
 from server.settings import Settings
 
@@ -23,11 +15,3 @@ def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
     return rules
-
-
-def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    rules = validation_rules(settings)
-    return [
-        lambda: AddValidationRules(rules),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-    ]

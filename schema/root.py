@@ -1,8 +1,5 @@
 """The schema: per-domain roots merged into Query and Mutation."""
 
-from collections.abc import Callable
-
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -10,17 +7,16 @@ from schema.access import AccessMutation, AccessQuery
 from schema.aggregation import AggregationMutation, AggregationQuery
 from schema.alerts import AlertMutation, AlertQuery
 from schema.audit import AuditQuery
-from schema.errors import CodedErrors, OpsGraphSchema
+from schema.engine import OpsGraphSchema
 from schema.events import EventQuery, EventSubscription
 from schema.execution import OpsGraphExecutionContext
-from schema.limits import limit_extensions
+from schema.limits import validation_rules
 from schema.observability import ObservabilityQuery
 from schema.scalars import SCALAR_MAP
 from schema.signals import SignalMutation, SignalQuery
 from schema.silences import SilenceMutation, SilenceQuery
 from schema.slo import SloMutation, SloQuery
 from schema.tasks import TaskMutation, TaskQuery
-from schema.telemetry import OperationMetrics
 from server.settings import Settings
 
 Query = merge_types(
@@ -54,18 +50,12 @@ Subscription = merge_types("Subscription", (EventSubscription,))
 
 
 def build_schema(settings: Settings) -> OpsGraphSchema:
-    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        ParserCache,
-        ValidationCache,
-        *limit_extensions(settings),
-        OperationMetrics,
-        CodedErrors,
-    ]
     return OpsGraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=extensions,
+        validation_rules=validation_rules(settings),
+        max_tokens=settings.max_tokens,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=OpsGraphExecutionContext,
     )

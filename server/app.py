@@ -4,24 +4,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.http.ides import get_graphql_ide_html
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from schema.engine import OpsGraphSchema
 from schema.root import build_schema
 from server import metrics
 from server.clock import Clock, SystemClock
-from server.http import (
-    OpsGraphView,
-    RateLimitExceeded,
-    RequestContextMiddleware,
-    graphql_error_body,
-    rate_limit_headers,
-)
+from server.graphql_http import GraphQLEndpoint
+from server.http import OpsGraphView, RequestContextMiddleware
 from server.services import Services
 from server.settings import Settings, get_settings
+
+GRAPHQL_PATH = "/graphql"
+
+
+class OpsGraphApp(FastAPI):
+    """FastAPI for the operational routes and websockets; GraphQL over HTTP goes
+    straight to its endpoint, past the middleware and routing it does not use."""
+
+    graphql_http: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == GRAPHQL_PATH:
+            await self.graphql_http(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -36,24 +49,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             await services.stop()
 
-    app = FastAPI(title="opsgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = OpsGraphApp(title="opsgraph", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    # A plain ASGI route, so FastAPI's dependency injection stays out of the way.
-    view = _graphql_view(settings)
-    app.router.routes.append(Route("/graphql", view))
-    app.router.routes.append(WebSocketRoute("/graphql", view))
+    schema = build_schema(settings)
+    ide_html = get_graphql_ide_html(graphql_ide="graphiql") if settings.playground_enabled else None
+    app.graphql_http = RequestContextMiddleware(
+        GraphQLEndpoint(schema, services, ide_html=ide_html),
+        max_body_bytes=settings.max_body_bytes,
+    )
+    app.router.routes.append(WebSocketRoute(GRAPHQL_PATH, _websocket_view(schema, settings)))
     _add_operational_routes(app, services)
-    _add_error_handlers(app)
     return app
 
 
-def _graphql_view(settings: Settings) -> OpsGraphView:
+def _websocket_view(schema: OpsGraphSchema, settings: Settings) -> OpsGraphView:
     return OpsGraphView(
-        build_schema(settings),
-        graphql_ide="graphiql" if settings.playground_enabled else None,
-        allow_queries_via_get=True,
-        multipart_uploads_enabled=False,
+        schema,
+        graphql_ide=None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         connection_init_wait_timeout=timedelta(seconds=settings.websocket_init_timeout_seconds),
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
@@ -79,13 +92,3 @@ def _add_operational_routes(app: FastAPI, services: Services) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RateLimitExceeded)
-    async def rate_limited(request: Request, error: RateLimitExceeded) -> Response:
-        headers = rate_limit_headers(error.status) | {"Retry-After": str(error.error.retry_after)}
-        body = graphql_error_body(
-            error.error.message, error.error.code.value, request.state.request_id
-        )
-        return Response(body, status_code=429, media_type="application/json", headers=headers)

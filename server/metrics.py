@@ -1,6 +1,12 @@
 """Prometheus metrics of the process, exposed on ``/metrics``."""
 
+from functools import lru_cache
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+MetricT = TypeVar("MetricT", bound=MetricWrapperBase)
 
 registry = CollectorRegistry(auto_describe=True)
 
@@ -48,3 +54,10 @@ job_runs = Counter(
     ["kind", "outcome"],
     registry=registry,
 )
+
+
+@lru_cache(maxsize=4_096)
+def child(metric: MetricT, *label_values: str) -> MetricT:
+    """``metric.labels(*label_values)``, looked up once: ``labels()`` validates and
+    locks on every call, a cost that showed on every request."""
+    return metric.labels(*label_values)

@@ -1,7 +1,7 @@
 """The request ID of the work in progress, carried by a context variable."""
 
+import os
 import re
-import uuid
 from contextvars import ContextVar
 
 _request_id: ContextVar[str | None] = ContextVar("opsgraph_request_id", default=None)
@@ -20,4 +20,4 @@ def accept_or_generate(header_value: str | None) -> str:
     """Keep a client's request ID if it is safe to log and echo, else make one."""
     if header_value and _SAFE_REQUEST_ID.match(header_value):
         return header_value
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()

@@ -1,9 +1,12 @@
 """GraphQL over HTTP: media types, status codes, GET, CSRF refusals, request IDs."""
 
+import logging
+
 import httpx
 import pytest
 
-from tests.conftest import Workspace
+from server.clock import FrozenClock
+from tests.conftest import Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -135,3 +138,68 @@ async def test_request_id_is_echoed_or_generated(gql: GraphQLClient, workspace: 
 async def test_errors_carry_the_request_id(gql: GraphQLClient) -> None:
     response = await gql.post(ME, headers={"X-Request-ID": "req-42"})
     assert response.json()["errors"][0]["extensions"]["requestId"] == "req-42"
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ([{"query": ME}], "one JSON object"),
+        ({"query": ME, "variables": [1]}, "`variables` must be an object"),
+        ({"query": 42}, "`query` must be a string"),
+        ({"query": ME, "operationName": 7}, "`operationName` must be a string"),
+        ({"variables": {}}, "No GraphQL query"),
+        ({"query": "query A { me { role } } query B { me { role } }"}, "Must provide operation name"),
+        ({"query": ME, "operationName": "Nope"}, 'Unknown operation named "Nope"'),
+        ({"query": "subscription { alertEvents { cursor } }"}, "subscriptions are not allowed"),
+    ],
+)
+async def test_requests_that_are_no_operation_are_400_with_the_reason(
+    http: httpx.AsyncClient, workspace: Workspace, body: object, reason: str
+) -> None:
+    response = await _post(http, body, workspace.viewer)
+    assert response.status_code == 400
+    assert reason in response.text
+
+
+async def test_get_reads_variables_and_refuses_malformed_ones(
+    http: httpx.AsyncClient, workspace: Workspace
+) -> None:
+    headers = {"Authorization": f"Bearer {workspace.viewer}", "Accept": GRAPHQL_RESPONSE}
+    query = "query($first: Int) { signals(first: $first) { totalCount } }"
+    good = await http.get(
+        "/graphql", params={"query": query, "variables": '{"first": 1}'}, headers=headers
+    )
+    assert good.json() == {"data": {"signals": {"totalCount": 0}}}
+    bad = await http.get("/graphql", params={"query": query, "variables": "{"}, headers=headers)
+    assert bad.status_code == 400
+
+
+async def test_other_methods_are_405(http: httpx.AsyncClient) -> None:
+    response = await http.put("/graphql", json={"query": ME})
+    assert response.status_code == 405
+
+
+async def test_without_the_playground_a_browser_gets_404(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    async with running_app(make_settings(backend, playground=False), clock) as client:
+        response = await client.http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 404
+
+
+async def test_a_failure_outside_execution_is_a_masked_500(
+    http: httpx.AsyncClient,
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("server.graphql_http._graphql_response", broken)
+    with caplog.at_level(logging.ERROR, logger="opsgraph.http"):
+        response = await _post(http, {"query": ME}, workspace.viewer)
+    assert response.status_code == 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL"
+    assert "secret" not in response.text
+    assert any(record.exc_info for record in caplog.records)
