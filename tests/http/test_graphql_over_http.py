@@ -148,7 +148,7 @@ async def test_errors_carry_the_request_id(gql: GraphQLClient) -> None:
         ({"query": 42}, "`query` must be a string"),
         ({"query": ME, "operationName": 7}, "`operationName` must be a string"),
         ({"variables": {}}, "No GraphQL query"),
-        ({"query": "query A { me { role } } query B { me { role } }"}, "Must provide operation name"),
+        ({"query": "query A { me { role } } query B { me { role } }"}, "Must provide operation"),
         ({"query": ME, "operationName": "Nope"}, 'Unknown operation named "Nope"'),
         ({"query": "subscription { alertEvents { cursor } }"}, "subscriptions are not allowed"),
     ],
