@@ -53,7 +53,7 @@ from bench._harness import (
 )
 
 #: (batch size, measured batches); one more batch of each size warms up first.
-BATCH_PLAN: tuple[tuple[int, int], ...] = ((1_000, 20), (10_000, 6))
+BATCH_PLAN: tuple[tuple[int, int], ...] = ((1_000, 20), (10_000, 12))
 TARGET_BATCH = 10_000
 TARGET_RATIO = 0.40
 TIME_LIMIT_S = 600.0

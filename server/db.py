@@ -1,7 +1,7 @@
 """Database plumbing: the declarative base, column types, engine and transactions."""
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -160,9 +160,11 @@ class Database:
 
 
 async def copy_rows(
-    session: AsyncSession, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]
+    session: AsyncSession, table: str, columns: Sequence[str], records: Iterable[tuple[Any, ...]]
 ) -> None:
     """Append rows with PostgreSQL's COPY, inside the session's transaction.
+
+    ``records`` is consumed as the rows are sent, so it may be a generator.
 
     SQLAlchemy's asyncpg adapter opens the database transaction lazily, on the
     first statement it runs; COPY on the raw connection would run before it,

@@ -12,11 +12,11 @@ request and writes the response itself and leaves execution to the schema.
 Websockets stay with Strawberry's view (``server.http.OpsGraphView``).
 """
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.datastructures import QueryParams
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -185,15 +185,15 @@ async def _read_post(receive: Receive, headers: _Headers) -> GraphQLRequest:
         raise RequestRefused(
             415, "POST bodies must be application/json (text/plain and forms are refused)"
         )
-    body = b""
+    chunks = []
     while True:
         message = await receive()
-        body += message.get("body", b"")
+        chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        data = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as error:
         raise RequestRefused(400, "Unable to parse request body as JSON") from error
     return GraphQLRequest.from_mapping(data)
 
@@ -203,8 +203,8 @@ def _read_get(params: QueryParams) -> GraphQLRequest:
     for name in ("variables", "extensions"):
         if data.get(name):
             try:
-                data[name] = json.loads(data[name])
-            except json.JSONDecodeError as error:
+                data[name] = orjson.loads(data[name])
+            except orjson.JSONDecodeError as error:
                 raise RequestRefused(400, f"Unable to parse `{name}` as JSON") from error
         else:
             data.pop(name, None)
@@ -237,5 +237,4 @@ def _graphql_response(result: ExecutionResult, accept: str, headers: dict[str, s
     if GRAPHQL_RESPONSE_JSON in accept:
         media_type = GRAPHQL_RESPONSE_JSON
         status = 400 if request_error else 200
-    content = json.dumps(body, separators=(",", ":")).encode()
-    return Response(content, status, headers, media_type=media_type)
+    return Response(orjson.dumps(body), status, headers, media_type=media_type)

@@ -1,7 +1,7 @@
 """Signal ingestion, listing and per-service overview."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,34 +56,32 @@ async def ingest(
     clock: Clock,
     max_batch: int,
 ) -> IngestOutcome:
-    """Store the valid samples of a batch in the caller's transaction; report the rest."""
+    """Store the valid samples of a batch in the caller's transaction; report the rest.
+
+    On PostgreSQL the samples stream into COPY as they are validated, so the
+    database takes in the first rows while the last are still being checked.
+    """
     if len(items) > max_batch:
         raise InvalidInput(f"a batch holds at most {max_batch} signals", field="signals")
     now = clock.now()
-    samples: list[Sample] = []
     rejected: list[Rejection] = []
-    for index, item in enumerate(items):
-        try:
-            samples.append(validate_sample(item, now=now))
-        except SampleRejected as error:
-            rejected.append(Rejection(index=index, reason=str(error)))
-    if samples:
-        await _store(session, workspace_id=workspace_id, samples=samples)
-    return IngestOutcome(accepted=len(samples), rejected=rejected)
+
+    def valid_samples() -> Iterator[Sample]:
+        for index, item in enumerate(items):
+            try:
+                yield validate_sample(item, now=now)
+            except SampleRejected as error:
+                rejected.append(Rejection(index=index, reason=str(error)))
+
+    await _store(session, workspace_id=workspace_id, samples=valid_samples())
+    # The samples are consumed: every item is now accepted or rejected.
+    return IngestOutcome(accepted=len(items) - len(rejected), rejected=rejected)
 
 
-async def _store(session: AsyncSession, *, workspace_id: int, samples: list[Sample]) -> None:
+async def _store(session: AsyncSession, *, workspace_id: int, samples: Iterator[Sample]) -> None:
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        # A batch repeats a few label sets many times; json.dumps costs 2.5 µs each.
-        encoded: dict[tuple[tuple[str, str], ...], str] = {}
-        records = []
-        for s in samples:
-            key = tuple(s.labels.items())
-            labels = encoded.get(key)
-            if labels is None:
-                labels = encoded[key] = json.dumps(s.labels)
-            records.append((workspace_id, s.service, s.name, s.value, labels, s.ts))
+        records = _copy_records(workspace_id, samples)
         await copy_rows(session, Signal.__tablename__, COPY_COLUMNS, records)
         return
     rows = [
@@ -97,7 +95,19 @@ async def _store(session: AsyncSession, *, workspace_id: int, samples: list[Samp
         }
         for s in samples
     ]
-    await session.execute(insert(Signal), rows)
+    if rows:
+        await session.execute(insert(Signal), rows)
+
+
+def _copy_records(workspace_id: int, samples: Iterator[Sample]) -> Iterator[tuple[object, ...]]:
+    # A batch repeats a few label sets many times; json.dumps costs 2.5 µs each.
+    encoded: dict[tuple[tuple[str, str], ...], str] = {}
+    for s in samples:
+        key = tuple(s.labels.items())
+        labels = encoded.get(key)
+        if labels is None:
+            labels = encoded[key] = json.dumps(s.labels)
+        yield (workspace_id, s.service, s.name, s.value, labels, s.ts)
 
 
 def _require_offset(moment: datetime | None, *, field: str) -> None:

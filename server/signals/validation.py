@@ -4,7 +4,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from server.labels import InvalidLabels, validate_labels
 
@@ -12,6 +12,11 @@ MAX_FUTURE_SKEW = timedelta(minutes=5)
 # Used with fullmatch: "$" would also accept a trailing newline.
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 _NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_.:]{0,199}")
+# Services and names already found valid: a batch repeats a handful thousands of
+# times. Bounded, as they come from clients.
+_VALID_KEPT = 10_000
+_valid_services: set[str] = set()
+_valid_names: set[str] = set()
 
 
 class SampleLike(Protocol):
@@ -38,8 +43,7 @@ class SampleInput:
     labels: Any
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):  # a tuple: built 10,000 times a batch, 3x cheaper than a dataclass
     service: str
     name: str
     value: float
@@ -52,19 +56,28 @@ class SampleRejected(ValueError):
 
 
 def validate_sample(item: SampleLike, *, now: datetime) -> Sample:
-    if not _SERVICE.fullmatch(item.service):
-        raise SampleRejected("service must be 1-100 characters of letters, digits and _.:/-")
-    if not _NAME.fullmatch(item.name):
-        raise SampleRejected("name must be a metric name: letters, digits, _ . and :")
+    if item.service not in _valid_services:
+        if not _SERVICE.fullmatch(item.service):
+            raise SampleRejected("service must be 1-100 characters of letters, digits and _.:/-")
+        _remember(_valid_services, item.service)
+    if item.name not in _valid_names:
+        if not _NAME.fullmatch(item.name):
+            raise SampleRejected("name must be a metric name: letters, digits, _ . and :")
+        _remember(_valid_names, item.name)
     if not math.isfinite(item.value):
         raise SampleRejected("value must be a finite number")
     return Sample(
-        service=item.service,
-        name=item.name,
-        value=item.value,
-        ts=_validate_ts(item.ts, now=now),
-        labels=_validate_labels(item.labels),
+        item.service,
+        item.name,
+        item.value,
+        _validate_ts(item.ts, now=now),
+        _validate_labels(item.labels),
     )
+
+
+def _remember(valid: set[str], text: str) -> None:
+    if len(valid) < _VALID_KEPT:
+        valid.add(text)
 
 
 def _validate_ts(ts: datetime | None, *, now: datetime) -> datetime:

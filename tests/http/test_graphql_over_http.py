@@ -203,3 +203,18 @@ async def test_a_failure_outside_execution_is_a_masked_500(
     assert response.json()["errors"][0]["extensions"]["code"] == "INTERNAL"
     assert "secret" not in response.text
     assert any(record.exc_info for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "body", [b'{"query": "{ me { role } }", "variables": {"x": NaN}}', b"\xff"]
+)
+async def test_bodies_that_are_not_strict_json_are_400(
+    http: httpx.AsyncClient, workspace: Workspace, body: bytes
+) -> None:
+    response = await http.post(
+        "/graphql",
+        content=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {workspace.viewer}"},
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.text
