@@ -10,16 +10,20 @@ Websocket operations keep the extension path, prepared from the same cache.
 """
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from graphql import ASTValidationRule, GraphQLError, execute
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, execute, subscribe
+from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry import Schema
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES, StreamResult
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
+from strawberry.utils.aio import aclosing
 from strawberry.utils.await_maybe import await_maybe
 from strawberry.utils.operation import get_operation_type
 
@@ -86,6 +90,92 @@ class OpsGraphSchema(Schema):
         _observe(label, started)
         return ExecutionResult(data=result.data, errors=errors)
 
+    async def stream(  # noqa: PLR0917
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> StreamResult:
+        """Subscriptions run straight on graphql-core, like queries in ``execute``;
+        anything else over a websocket (a query, an invalid document) takes
+        Strawberry's path."""
+        document = self._subscription(query, operation_name)
+        allowed = allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES
+        if document is None or OperationType.SUBSCRIPTION not in allowed:
+            return await super().stream(
+                query,
+                variable_values,
+                context_value,
+                root_value,
+                operation_name,
+                operation_extensions,
+                allowed_operation_types,
+            )
+        return self._subscribe(
+            document,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            operation_extensions,
+        )
+
+    def _subscription(self, query: str | None, operation_name: str | None) -> DocumentNode | None:
+        """The prepared document, if it is a valid subscription."""
+        prepared = self.preparer.prepare(query) if query else None
+        if prepared is None or prepared.document is None or prepared.errors:
+            return None
+        try:
+            operation_type = get_operation_type(prepared.document, operation_name)
+        except RuntimeError:
+            return None
+        return prepared.document if operation_type is OperationType.SUBSCRIPTION else None
+
+    async def _subscribe(  # noqa: PLR0917
+        self,
+        document: DocumentNode,
+        variable_values: dict[str, Any] | None,
+        context_value: Any,
+        root_value: Any,
+        operation_name: str | None,
+        operation_extensions: dict[str, Any] | None,
+    ) -> StreamResult:
+        source: AsyncIterator[GraphQLExecutionResult] | GraphQLExecutionResult = await await_maybe(
+            subscribe(
+                self._schema,
+                document,
+                root_value=root_value,
+                variable_values=variable_values,
+                operation_name=operation_name,
+                context_value=context_value,
+                executor_class=self.execution_context_class,
+                operation_extensions=operation_extensions,
+            )
+        )
+        if isinstance(source, GraphQLExecutionResult):  # refused before any event
+            errors = list(source.errors or [])
+            log_errors(errors)
+            yield PreExecutionError(data=None, errors=code_errors(errors))
+            return
+        try:
+            async with aclosing(source):
+                async for result in source:
+                    yield self._coded(result)
+        except Exception as error:  # graphql-core lets a failing source's error out
+            yield self._coded(GraphQLExecutionResult(None, [_as_graphql_error(error)]))
+
+    @staticmethod
+    def _coded(result: GraphQLExecutionResult) -> ExecutionResult:
+        errors = result.errors
+        if errors:
+            log_errors(errors)
+            errors = code_errors(errors)
+        return ExecutionResult(data=result.data, errors=errors)
+
     def _refused(self, errors: list[GraphQLError], started: float) -> ExecutionResult:
         log_errors(errors)
         _observe(None, started)
@@ -95,6 +185,12 @@ class OpsGraphSchema(Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         log_errors(errors)
+
+
+def _as_graphql_error(error: Exception) -> GraphQLError:
+    return (
+        error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
+    )
 
 
 def _observe(label: tuple[str, str] | None, started: float) -> None:

@@ -1,7 +1,9 @@
 """Event envelopes and the live, resumable subscriptions."""
 
-from collections.abc import AsyncGenerator
+import dataclasses
+from collections.abc import AsyncGenerator, Hashable
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -32,6 +34,8 @@ class EventEnvelope:
     occurred_at: datetime
     workspace: strawberry.ID
     payload: JSON
+    #: The renders of this event for its subscribers' selections (schema.execution).
+    renders: strawberry.Private[dict[Hashable, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_record(cls, record: EventRecord) -> "EventEnvelope":
@@ -68,11 +72,35 @@ class AlertEventFilter:
         )
 
 
+class SharedEnvelopes:
+    """One envelope per event, shared by all its subscribers in this process, so that
+    it is rendered once per selection rather than once per subscriber."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._envelopes: dict[tuple[Stream, int], EventEnvelope] = {}
+
+    def of(self, record: EventRecord) -> EventEnvelope:
+        key = (record.stream, record.seq)
+        envelope = self._envelopes.get(key)
+        if envelope is None:
+            envelope = self._envelopes[key] = EventEnvelope.from_record(record)
+            if len(self._envelopes) > self._capacity:  # the oldest goes first
+                del self._envelopes[next(iter(self._envelopes))]
+        return envelope
+
+
+#: Recent events kept shared; one still on its way to a subscriber that lags
+#: further behind is built again for it.
+ENVELOPES_KEPT = 1_024
+_shared_envelopes = SharedEnvelopes(capacity=ENVELOPES_KEPT)
+
+
 async def _stream(info: Info, scope: Scope, after: str | None) -> AsyncGenerator[EventEnvelope]:
     services = info.context.services
     start = events.parse_cursor(after)
     async for record in follow(services.db, services.feed, services.clock, scope, after=start):
-        yield EventEnvelope.from_record(record)
+        yield _shared_envelopes.of(record)
 
 
 @strawberry.type

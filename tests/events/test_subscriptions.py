@@ -227,3 +227,66 @@ async def test_a_subscription_that_would_silently_miss_events_is_refused(
         message = await client.receive()
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == code, errors
+
+
+async def _first_data_by_operation(
+    client: SubscriptionClient, operation_ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    first: dict[str, dict[str, Any]] = {}
+    while len(first) < len(operation_ids):
+        message = await client.receive()
+        assert message["type"] in ("next", "data"), message
+        assert not message["payload"].get("errors"), message
+        first.setdefault(message["id"], message["payload"]["data"])
+    return first
+
+
+async def test_each_selection_gets_its_own_shape_when_events_are_rendered_once(
+    gql: GraphQLClient, live_server: str, workspace: Workspace
+) -> None:
+    # Subscribers of one event share its render per selection (operation text and
+    # the variables its directives read); each must still get exactly its own shape.
+    full = "subscription { taskEvents { type cursor payload } }"
+    aliased = "subscription { e: taskEvents { kind: type } }"
+    conditional = """subscription($withPayload: Boolean!) {
+      taskEvents { type payload @include(if: $withPayload) }
+    }"""
+    fragment = """subscription($withCursor: Boolean!) { taskEvents { ...Parts } }
+    fragment Parts on EventEnvelope { type cursor @include(if: $withCursor) }"""
+    async with (
+        subscription_client(live_server, workspace.viewer) as one,
+        subscription_client(live_server, workspace.viewer) as two,
+        subscription_client(live_server, workspace.viewer, LEGACY_WS) as legacy,
+    ):
+        ids = {
+            one: [await one.subscribe(full), await one.subscribe(aliased)],
+            two: [
+                await two.subscribe(full),
+                await two.subscribe(conditional, {"withPayload": True}),
+            ],
+            legacy: [
+                await legacy.subscribe(conditional, {"withPayload": False}),
+                await legacy.subscribe(fragment, {"withCursor": False}),
+            ],
+        }
+        task_id = await _start_inspection(gql, workspace)
+        first = {
+            operation: data
+            for client, operations in ids.items()
+            for operation, data in (await _first_data_by_operation(client, operations)).items()
+        }
+    shape = {
+        operation: {name: sorted(fields) for name, fields in data.items()}
+        for operation, data in first.items()
+    }
+    assert [shape[operation] for operations in ids.values() for operation in operations] == [
+        {"taskEvents": ["cursor", "payload", "type"]},
+        {"e": ["kind"]},
+        {"taskEvents": ["cursor", "payload", "type"]},
+        {"taskEvents": ["payload", "type"]},
+        {"taskEvents": ["type"]},
+        {"taskEvents": ["type"]},
+    ]
+    assert first[ids[one][0]] == first[ids[two][0]]
+    assert first[ids[one][0]]["taskEvents"]["payload"]["taskId"] == task_id
+    assert first[ids[one][1]] == {"e": {"kind": "task.queued"}}
