@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 WAKEUP_CHANNEL = "opsgraph.events"
 RECONNECTED = "reconnected"
 MAX_BACKOFF_SECONDS = 5.0
+CLOSE_TIMEOUT_SECONDS = 1.0
 
 
 class ResilientRedisBackend(BroadcastBackend):
@@ -42,8 +43,11 @@ class ResilientRedisBackend(BroadcastBackend):
     async def disconnect(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            # Bounded: redis-py 8 can hold a cancellation back while its pub/sub
+            # read is pending (seen when stopped just after subscribing).
+            _, pending = await asyncio.wait({self._listener}, timeout=CLOSE_TIMEOUT_SECONDS)
+            if pending:
+                logger.warning("redis bus listener did not stop when cancelled: %r", self._listener)
         await self._publisher.aclose()
 
     async def subscribe(self, channel: str) -> None:
