@@ -1,5 +1,7 @@
 """Task events over real websockets: delivery, isolation, resume, gap-free order."""
 
+import contextlib
+import json
 from typing import Any
 
 import pytest
@@ -183,19 +185,33 @@ async def test_an_event_whose_writer_died_before_sequencing_is_still_delivered(
     assert envelope["payload"]["taskId"] == str(orphan.id)
 
 
-async def test_a_connection_without_a_valid_key_is_closed_with_4403(live_server: str) -> None:
-    for key in (None, "og_bogus"):
-        with pytest.raises(ConnectionClosed) as closed:
-            async with subscription_client(live_server, key):
-                pass
-        assert closed.value.rcvd is not None
-        assert closed.value.rcvd.code == 4403
-
-
-async def test_a_connection_that_never_inits_is_closed_with_4408(live_server: str) -> None:
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_connection_without_a_valid_key_is_closed_with_4403(
+    live_server: str, protocol: str
+) -> None:
     from websockets.asyncio.client import connect
 
-    async with connect(live_server, subprotocols=[TRANSPORT_WS]) as connection:  # type: ignore[list-item]
+    for key in (None, "og_bogus"):
+        params = {"Authorization": f"Bearer {key}"} if key else {}
+        async with connect(live_server, subprotocols=[protocol]) as connection:  # type: ignore[list-item]
+            await connection.send(json.dumps({"type": "connection_init", "payload": params}))
+            answers = []
+            with contextlib.suppress(ConnectionClosed):  # closed with a code: not a clean end
+                async for message in connection:
+                    answers.append(json.loads(message))
+        assert connection.close_code == 4403
+        # graphql-ws says why before closing; graphql-transport-ws closes at once
+        expected = ["connection_error"] if protocol == LEGACY_WS else []
+        assert [answer["type"] for answer in answers] == expected
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_connection_that_never_inits_is_closed_with_4408(
+    live_server: str, protocol: str
+) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(live_server, subprotocols=[protocol]) as connection:  # type: ignore[list-item]
         with pytest.raises(ConnectionClosed) as closed:
             await connection.recv()
     assert closed.value.rcvd is not None
