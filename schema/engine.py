@@ -82,13 +82,9 @@ class OpsGraphSchema(Schema):
                 operation_extensions=operation_extensions,
             )
         )
-        errors = result.errors
-        if errors:
-            log_errors(errors)
-            errors = code_errors(errors)
         label = root_fields(prepared.document, operation_name) if result.data is not None else None
         _observe(label, started)
-        return ExecutionResult(data=result.data, errors=errors)
+        return self._coded(result)
 
     async def stream(  # noqa: PLR0917
         self,
