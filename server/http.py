@@ -18,10 +18,10 @@ from schema.execution import RenderedData
 from server import metrics
 from server.auth import Principal, parse_bearer
 from server.errors import ErrorCode, OpsGraphError
-from server.legacy_ws import LegacyGraphQLWSHandler
 from server.ratelimit import RateLimitStatus
 from server.request_context import accept_or_generate, set_request_id
 from server.services import Services
+from server.ws_protocols import LegacyGraphQLWSHandler, TransportWSHandler
 
 logger = logging.getLogger("opsgraph.http")
 
@@ -163,6 +163,7 @@ class OpsGraphView(GraphQL[Context, None]):
     """Strawberry's view, for websockets: both subprotocols, authenticated by the
     API key of ``connection_init``. HTTP is served by ``server.graphql_http``."""
 
+    graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyGraphQLWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -306,3 +306,20 @@ async def test_each_selection_gets_its_own_shape_when_events_are_rendered_once(
     assert first[ids[one][0]] == first[ids[two][0]]
     assert first[ids[one][0]]["taskEvents"]["payload"]["taskId"] == task_id
     assert first[ids[one][1]] == {"e": {"kind": "task.queued"}}
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_subscription_over_the_per_connection_cap_is_refused_with_a_code(
+    live_server: str, services: Services, workspace: Workspace, protocol: str
+) -> None:
+    cap = services.settings.max_subscriptions_per_connection
+    async with subscription_client(live_server, workspace.viewer, protocol) as client:
+        for _ in range(cap):
+            await client.subscribe(TASK_EVENTS)
+        refused = await client.subscribe(TASK_EVENTS)
+        message = await client.receive()
+        assert message["id"] == refused
+        assert message["type"] == "error"
+        error = message["payload"][0] if protocol == TRANSPORT_WS else message["payload"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert str(cap) in error["message"]

@@ -1,23 +1,56 @@
-"""The legacy ``graphql-ws`` protocol, held to the rules of ``graphql-transport-ws``.
+"""The two websocket subprotocols, held to the same rules.
 
-The legacy protocol defines no close codes and no deadline for
+The legacy ``graphql-ws`` protocol defines no close codes and no deadline for
 ``connection_init``; Strawberry's handler closes a refused connection with 1011
 (internal error) and waits for ``connection_init`` forever. Here a refused key
 gets ``connection_error`` and the close code 4403, and a connection that sends
-no ``connection_init`` in time is closed with 4408, as on the newer protocol.
+no ``connection_init`` in time is closed with 4408, as on ``graphql-transport-ws``.
+On both, a subscription over the per-connection cap is refused with an error
+that carries ``extensions.code`` like every other.
 """
 
 import asyncio
 import contextlib
 from typing import Any
 
+from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import (
     ConnectionErrorMessage,
     ConnectionInitMessage,
+    ErrorMessage,
+    StartMessage,
 )
 from strawberry.types.unset import UnsetType
+
+from server.errors import ErrorCode
+
+
+def _over_the_cap(cap: int | None) -> GraphQLError:
+    return GraphQLError(
+        f"a connection may hold at most {cap} subscriptions; complete one first",
+        extensions={"code": ErrorCode.RATE_LIMITED.value},
+    )
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        cap = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.operations
+            and cap is not None
+            and len(self.operations) >= cap
+        ):
+            error = _over_the_cap(cap).formatted
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+            return
+        await super().handle_subscribe(message)
 
 
 class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
@@ -53,6 +86,19 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
         self.connection_acknowledged = True
         if self.keep_alive:
             self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
+
+    async def handle_start(self, message: StartMessage) -> None:
+        cap = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and message["id"] not in self.tasks
+            and cap is not None
+            and len(self.tasks) >= cap
+        ):
+            error = _over_the_cap(cap).formatted
+            await self.send_message(ErrorMessage(type="error", id=message["id"], payload=error))
+            return
+        await super().handle_start(message)
 
     async def _refuse(self, payload: dict[str, object]) -> None:
         await self.send_message(ConnectionErrorMessage(type="connection_error", payload=payload))
