@@ -323,3 +323,26 @@ async def test_a_subscription_over_the_per_connection_cap_is_refused_with_a_code
         error = message["payload"][0] if protocol == TRANSPORT_WS else message["payload"]
         assert error["extensions"]["code"] == "RATE_LIMITED"
         assert str(cap) in error["message"]
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_queries_and_invalid_documents_over_a_websocket_get_data_or_coded_errors(
+    live_server: str, workspace: Workspace, protocol: str
+) -> None:
+    async with subscription_client(live_server, workspace.viewer, protocol) as client:
+        if protocol == TRANSPORT_WS:  # graphql-ws carries subscriptions only
+            await client.subscribe("{ me { role } }")
+            assert await client.next_data() == {"me": {"role": "VIEWER"}}
+        for query, variables, code in [
+            ("subscription { taskEvents { nope } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+            ("subscription { taskEvents { type }", {}, "GRAPHQL_PARSE_FAILED"),
+            (TASK_EVENTS, {"taskId": ["x"]}, "BAD_USER_INPUT"),
+        ]:
+            operation = await client.subscribe(query, variables)
+            message = await client.receive()
+            while message["type"] == "complete":  # the end of the query above
+                message = await client.receive()
+            assert message["id"] == operation
+            payload = message["payload"]
+            errors = payload if isinstance(payload, list) else payload.get("errors", [payload])
+            assert errors[0]["extensions"]["code"] == code, message
