@@ -214,7 +214,10 @@ async def test_tasks_of_a_killed_replica_are_taken_over_and_finish_once(
     lease = {"task_lease": "PT2S"}
     with _replica_process(production_backend, **lease) as (doomed, process):
         await _until_ready(doomed)
-        task_ids = {int(await _start_on(doomed, workspace.admin)) for _ in range(40)}
+        # Started at once, so that a backlog keeps the replica busy until it dies:
+        # started one by one, fast tasks could all finish before the kill.
+        started = await asyncio.gather(*(_start_on(doomed, workspace.admin) for _ in range(60)))
+        task_ids = {int(task_id) for task_id in started}
         running: list[int] = []
         for _ in range(100):
             async with services.db.reader() as session:
