@@ -1,19 +1,20 @@
-"""The schema's execution of queries and mutations.
+"""The schema's execution of operations.
 
 Strawberry runs every operation through its schema extensions: per request it
 builds each extension and a context manager per hook, which cost about 120 µs,
-three times graphql-core's own execution of a small query. Queries and
-mutations over HTTP therefore run here, straight on graphql-core, doing what
-the extensions did: the prepared (parsed, limited, validated) document from
-one cache, the operation duration metric, the coded and masked errors.
-Websocket operations keep the extension path, prepared from the same cache.
+three times graphql-core's own execution of a small query, and per subscription
+event again. Queries and mutations over HTTP, and valid subscriptions, therefore
+run here, straight on graphql-core, doing what the extensions did: the prepared
+(parsed, limited, validated) document from one cache, the operation duration
+metric, the coded and masked errors. Anything else over a websocket (a query,
+an invalid document) keeps the extension path, prepared from the same cache.
 """
 
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, execute, subscribe
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, execute, located_error, subscribe
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry import Schema
 from strawberry.exceptions import MissingQueryError
@@ -62,11 +63,11 @@ class OpsGraphSchema(Schema):
             raise MissingQueryError
         prepared = self.preparer.prepare(query)
         if prepared.document is None or prepared.errors:
-            return self._refused(list(prepared.errors), started)
-        try:
-            operation_type = get_operation_type(prepared.document, operation_name)
-        except RuntimeError as error:
-            raise CannotGetOperationTypeError(operation_name) from error
+            _observe(None, started)
+            return self._coded(GraphQLExecutionResult(None, list(prepared.errors)))
+        operation_type = _operation_type(prepared.document, operation_name)
+        if operation_type is None:
+            raise CannotGetOperationTypeError(operation_name)
         if operation_type not in (allowed_operation_types or QUERIES_AND_MUTATIONS):
             raise InvalidOperationTypeError(operation_type)
         result = await await_maybe(
@@ -125,10 +126,7 @@ class OpsGraphSchema(Schema):
         prepared = self.preparer.prepare(query) if query else None
         if prepared is None or prepared.document is None or prepared.errors:
             return None
-        try:
-            operation_type = get_operation_type(prepared.document, operation_name)
-        except RuntimeError:
-            return None
+        operation_type = _operation_type(prepared.document, operation_name)
         return prepared.document if operation_type is OperationType.SUBSCRIPTION else None
 
     async def _subscribe(  # noqa: PLR0917
@@ -153,29 +151,24 @@ class OpsGraphSchema(Schema):
             )
         )
         if isinstance(source, GraphQLExecutionResult):  # refused before any event
-            errors = list(source.errors or [])
-            log_errors(errors)
-            yield PreExecutionError(data=None, errors=code_errors(errors))
+            yield self._coded(source, PreExecutionError)
             return
         try:
             async with aclosing(source):
                 async for result in source:
                     yield self._coded(result)
         except Exception as error:  # graphql-core lets a failing source's error out
-            yield self._coded(GraphQLExecutionResult(None, [_as_graphql_error(error)]))
+            yield self._coded(GraphQLExecutionResult(None, [located_error(error)]))
 
     @staticmethod
-    def _coded(result: GraphQLExecutionResult) -> ExecutionResult:
+    def _coded(
+        result: GraphQLExecutionResult, as_type: type[ExecutionResult] = ExecutionResult
+    ) -> ExecutionResult:
         errors = result.errors
         if errors:
             log_errors(errors)
             errors = code_errors(errors)
-        return ExecutionResult(data=result.data, errors=errors)
-
-    def _refused(self, errors: list[GraphQLError], started: float) -> ExecutionResult:
-        log_errors(errors)
-        _observe(None, started)
-        return ExecutionResult(data=None, errors=code_errors(errors))
+        return as_type(data=result.data, errors=errors)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -183,10 +176,11 @@ class OpsGraphSchema(Schema):
         log_errors(errors)
 
 
-def _as_graphql_error(error: Exception) -> GraphQLError:
-    return (
-        error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
-    )
+def _operation_type(document: DocumentNode, operation_name: str | None) -> OperationType | None:
+    try:
+        return get_operation_type(document, operation_name)
+    except RuntimeError:  # no operation, or none of that name
+        return None
 
 
 def _observe(label: tuple[str, str] | None, started: float) -> None:

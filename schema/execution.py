@@ -19,7 +19,8 @@ its JSON encoding (``RenderedData``): the work per delivery is then the frame.
 
 import asyncio
 from collections.abc import Awaitable, Hashable
-from typing import Any, Protocol, cast
+from functools import cached_property
+from typing import Any, cast
 
 import orjson
 from graphql import ExecutableDefinitionNode, ExecutionResult, VariableNode, visit
@@ -27,12 +28,6 @@ from graphql.execution.executor import Executor
 from graphql.language import Visitor
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-
-
-class SharedPayload(Protocol):
-    """An event payload delivered to many subscribers, with their renders of it."""
-
-    renders: dict[Hashable, "ExecutionResult | asyncio.Future[ExecutionResult]"]
 
 
 class RenderedData(dict[str, Any]):
@@ -61,7 +56,7 @@ class OpsGraphExecutionContext(StrawberryGraphQLCoreExecutionContext):
         renders = getattr(payload, "renders", None)
         if renders is None:
             return self._fresh_executor(payload)
-        key = self._render_key()
+        key = self._render_key
         render = renders.get(key)
         if render is None:
             render = renders[key] = self._render(payload)
@@ -78,18 +73,14 @@ class OpsGraphExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return asyncio.ensure_future(_shared(cast("Awaitable[ExecutionResult]", result)))
         return _shared_result(cast("ExecutionResult", result))
 
+    @cached_property
     def _render_key(self) -> Hashable:
         """What a render depends on besides the payload: the operation (a prepared
         document is one object per query text) and the variables its directives read."""
-        try:
-            return self._cached_render_key
-        except AttributeError:
-            pass
         names = _directive_variables([self.operation, *self.fragment_definitions.values()])
         coerced = self.variable_values.coerced
         values = repr([coerced.get(name) for name in names]) if names else ""
-        self._cached_render_key: Hashable = (id(self.operation), values)
-        return self._cached_render_key
+        return (id(self.operation), values)
 
 
 class _Rendered:

@@ -3,13 +3,11 @@
 from typing import Any
 
 from server.matchers import LABEL_NAME
+from server.text import RememberingPattern
 
 MAX_LABELS = 32
 MAX_LABEL_VALUE = 256
-# Label names already found valid: a batch repeats a handful of names thousands of
-# times. Bounded, as the names come from clients.
-_VALID_LABEL_NAMES_KEPT = 10_000
-_valid_label_names: set[str] = set()
+_LABEL_NAME = RememberingPattern(LABEL_NAME)
 
 
 class InvalidLabels(ValueError):
@@ -26,11 +24,8 @@ def validate_labels(labels: Any) -> dict[str, str]:
         raise InvalidLabels(f"at most {MAX_LABELS} labels are allowed")
     clean: dict[str, str] = {}
     for key, value in labels.items():
-        if key not in _valid_label_names:
-            if not LABEL_NAME.fullmatch(key):
-                raise InvalidLabels(f"label name {key!r} is invalid")
-            if len(_valid_label_names) < _VALID_LABEL_NAMES_KEPT:
-                _valid_label_names.add(key)
+        if not _LABEL_NAME.fullmatch(key):
+            raise InvalidLabels(f"label name {key!r} is invalid")
         if type(value) is str:  # nearly always: skip the isinstance checks
             text = value
         elif isinstance(value, bool) or not isinstance(value, str | int | float):

@@ -11,9 +11,10 @@ that carries ``extensions.code`` like every other.
 
 import asyncio
 import contextlib
+from collections.abc import Collection
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLFormattedError
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -31,23 +32,23 @@ from strawberry.types.unset import UnsetType
 from server.errors import ErrorCode
 
 
-def _over_the_cap(cap: int | None) -> GraphQLError:
+def _over_the_cap(
+    cap: int | None, running: Collection[str], operation_id: str
+) -> GraphQLFormattedError | None:
+    """The error refusing a new operation beyond the per-connection cap, if it is one."""
+    if cap is None or operation_id in running or len(running) < cap:
+        return None
     return GraphQLError(
         f"a connection may hold at most {cap} subscriptions; complete one first",
         extensions={"code": ErrorCode.RATE_LIMITED.value},
-    )
+    ).formatted
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         cap = self.max_subscriptions_per_connection
-        if (
-            self.connection_acknowledged
-            and message["id"] not in self.operations
-            and cap is not None
-            and len(self.operations) >= cap
-        ):
-            error = _over_the_cap(cap).formatted
+        error = _over_the_cap(cap, self.operations, message["id"])
+        if self.connection_acknowledged and error is not None:
             await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
             return
         await super().handle_subscribe(message)
@@ -89,13 +90,8 @@ class LegacyGraphQLWSHandler(BaseGraphQLWSHandler[Any, Any]):
 
     async def handle_start(self, message: StartMessage) -> None:
         cap = self.max_subscriptions_per_connection
-        if (
-            self.connection_acknowledged
-            and message["id"] not in self.tasks
-            and cap is not None
-            and len(self.tasks) >= cap
-        ):
-            error = _over_the_cap(cap).formatted
+        error = _over_the_cap(cap, self.tasks, message["id"])
+        if self.connection_acknowledged and error is not None:
             await self.send_message(ErrorMessage(type="error", id=message["id"], payload=error))
             return
         await super().handle_start(message)

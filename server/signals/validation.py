@@ -7,16 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from server.labels import InvalidLabels, validate_labels
+from server.text import RememberingPattern
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 # Used with fullmatch: "$" would also accept a trailing newline.
-_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
-_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_.:]{0,199}")
-# Services and names already found valid: a batch repeats a handful thousands of
-# times. Bounded, as they come from clients.
-_VALID_KEPT = 10_000
-_valid_services: set[str] = set()
-_valid_names: set[str] = set()
+_SERVICE = RememberingPattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}"))
+_NAME = RememberingPattern(re.compile(r"[A-Za-z_:][A-Za-z0-9_.:]{0,199}"))
 
 
 class SampleLike(Protocol):
@@ -56,14 +52,10 @@ class SampleRejected(ValueError):
 
 
 def validate_sample(item: SampleLike, *, now: datetime) -> Sample:
-    if item.service not in _valid_services:
-        if not _SERVICE.fullmatch(item.service):
-            raise SampleRejected("service must be 1-100 characters of letters, digits and _.:/-")
-        _remember(_valid_services, item.service)
-    if item.name not in _valid_names:
-        if not _NAME.fullmatch(item.name):
-            raise SampleRejected("name must be a metric name: letters, digits, _ . and :")
-        _remember(_valid_names, item.name)
+    if not _SERVICE.fullmatch(item.service):
+        raise SampleRejected("service must be 1-100 characters of letters, digits and _.:/-")
+    if not _NAME.fullmatch(item.name):
+        raise SampleRejected("name must be a metric name: letters, digits, _ . and :")
     if not math.isfinite(item.value):
         raise SampleRejected("value must be a finite number")
     return Sample(
@@ -73,11 +65,6 @@ def validate_sample(item: SampleLike, *, now: datetime) -> Sample:
         _validate_ts(item.ts, now=now),
         _validate_labels(item.labels),
     )
-
-
-def _remember(valid: set[str], text: str) -> None:
-    if len(valid) < _VALID_KEPT:
-        valid.add(text)
 
 
 def _validate_ts(ts: datetime | None, *, now: datetime) -> datetime:
