@@ -204,6 +204,24 @@ def restore_clock(clock: FrozenClock) -> Iterator[FrozenClock]:
     clock.set(saved)
 
 
+@pytest.fixture
+async def paused_runner(
+    restore_clock: FrozenClock, services: Services
+) -> AsyncIterator[FrozenClock]:
+    """The session clock, for a test to move, with the job runner paused meanwhile:
+    its periodic jobs (silence and SLO sweeps) would otherwise read the clock while
+    the test moves it and race the test's own sweeps. The clock is put back before
+    the runner resumes, so that it never runs jobs at a moved time."""
+    saved = restore_clock.now()
+    await services.runner.stop()
+    try:
+        yield restore_clock
+    finally:
+        restore_clock.set(saved)
+        if services.settings.run_jobs:
+            await services.runner.start()
+
+
 @asynccontextmanager
 async def running_app(settings: Settings, clock: FrozenClock) -> AsyncIterator[GraphQLClient]:
     """A separate app (e.g. with other limits) sharing the session's database."""

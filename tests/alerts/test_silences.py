@@ -5,7 +5,7 @@ A silenced alert is stored and visible with ``silenced: true`` and an
 enter a recurrence window with time alone.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -127,23 +127,9 @@ async def sweep(services: Services) -> int:
 
 
 @pytest.fixture
-async def moving_clock(
-    restore_clock: FrozenClock, services: Services
-) -> AsyncIterator[FrozenClock]:
-    """The session clock, for a test to move; put back afterwards.
-
-    The job runner pauses meanwhile: its own silence sweep, reading the clock
-    while the test moves it, would race the sweeps the test calls. The clock is
-    put back before the runner resumes, so that it never sweeps at a moved time.
-    """
-    saved = restore_clock.now()
-    await services.runner.stop()
-    try:
-        yield restore_clock
-    finally:
-        restore_clock.set(saved)
-        if services.settings.run_jobs:
-            await services.runner.start()
+def moving_clock(paused_runner: FrozenClock) -> FrozenClock:
+    """The session clock, for a test to move; the runner's own silence sweep pauses."""
+    return paused_runner
 
 
 # --- managing rules ----------------------------------------------------------
