@@ -5,10 +5,11 @@ of the same source fires, and flag incidents that need a postmortem.
 Each change is one conditional, set-based UPDATE and leaves an alert event.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts import lifecycle
@@ -58,19 +59,13 @@ async def set_inhibited(
     """Mark (or unmark) open alerts as inhibited; returns those that changed."""
     if not alerts:
         return []
-    changed = (
-        await session.scalars(
-            update(Alert)
-            .where(
-                Alert.id.in_([alert.id for alert in alerts]),
-                Alert.status.in_(OPEN_STATUSES),
-                Alert.inhibited.is_(not inhibited),
-            )
-            .values(inhibited=inhibited)
-            .returning(Alert)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-    ).all()
+    changed = await _update(
+        session,
+        alerts,
+        Alert.status.in_(OPEN_STATUSES),
+        Alert.inhibited.is_(not inhibited),
+        inhibited=inhibited,
+    )
     type_ = AlertEventType.INHIBITED if inhibited else AlertEventType.UNINHIBITED
     await emit(session, [alert_event(alert, type_, now, **details) for alert in changed])
     return list(changed)
@@ -83,18 +78,9 @@ async def flag_needs_postmortem(
     go into their ``alert.needs_postmortem`` events. Returns those newly flagged."""
     if not alerts:
         return []
-    flagged = (
-        await session.scalars(
-            update(Alert)
-            .where(
-                Alert.id.in_([alert.id for alert in alerts]),
-                Alert.needs_postmortem.is_(False),
-            )
-            .values(needs_postmortem=True)
-            .returning(Alert)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
-    ).all()
+    flagged = await _update(
+        session, alerts, Alert.needs_postmortem.is_(False), needs_postmortem=True
+    )
     await emit(
         session,
         [
@@ -103,3 +89,17 @@ async def flag_needs_postmortem(
         ],
     )
     return list(flagged)
+
+
+async def _update(
+    session: AsyncSession, alerts: list[Alert], *conditions: ColumnElement[bool], **values: Any
+) -> Sequence[Alert]:
+    """Set ``values`` on those of ``alerts`` that meet ``conditions``; returns them."""
+    statement = (
+        update(Alert)
+        .where(Alert.id.in_([alert.id for alert in alerts]), *conditions)
+        .values(**values)
+        .returning(Alert)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await session.scalars(statement)).all()

@@ -68,14 +68,7 @@ def threshold_policy(
     }
     if matchers is not None:
         sli["matchers"] = matchers
-    return {
-        "service": service,
-        "name": name,
-        "objective": objective,
-        "windowDays": window_days,
-        "sli": sli,
-        "onExhausted": on_exhausted,
-    }
+    return _policy(service, name, objective, window_days, sli, on_exhausted)
 
 
 def ratio_policy(
@@ -95,6 +88,17 @@ def ratio_policy(
         sli["goodMatchers"] = good_matchers
     if total_matchers is not None:
         sli["totalMatchers"] = total_matchers
+    return _policy(service, name, objective, window_days, sli, on_exhausted)
+
+
+def _policy(  # noqa: PLR0917
+    service: str,
+    name: str,
+    objective: float,
+    window_days: int,
+    sli: dict[str, Any],
+    on_exhausted: str,
+) -> dict[str, Any]:
     return {
         "service": service,
         "name": name,
