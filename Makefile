@@ -1,41 +1,58 @@
 # opsgraph — every target sets up what it needs on a fresh machine.
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+#
+# Dependencies are locked in uv.lock (every package, transitive ones included,
+# with hashes). `make run` and `make test` install exactly the locked versions
+# with `uv sync --locked`, which also fails when pyproject.toml and uv.lock
+# disagree; `make lock` refreshes the lock deliberately.
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+TOOLS      := .tools
+UV         := $(TOOLS)/bin/uv
+BIN        := .venv/bin
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test lint typecheck schema bench clean
+.PHONY: run test check lint typecheck lock schema bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+# uv itself, pinned, in a small virtualenv of its own (it then builds .venv).
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
 
 ## run: migrate and serve on the embedded default (SQLite + in-memory bus)
-run: $(STAMP)
+run: $(UV)
+	$(UV) sync --locked --no-dev
 	$(BIN)/opsgraph serve
 
-## test: ruff, mypy --strict, then the whole pytest suite
-test: $(STAMP)
+## test: lock check, ruff, mypy --strict, import layers, then the whole pytest suite
+test: $(UV)
+	$(UV) sync --locked
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## lock: re-resolve uv.lock from pyproject.toml (newest versions that fit)
+lock: $(UV)
+	$(UV) lock --upgrade
+
 ## schema: rewrite schema.graphql from the code
-schema: $(STAMP)
+schema: $(UV)
+	$(UV) sync --locked
 	$(BIN)/opsgraph export-schema > schema.graphql
 
-## bench: run the benchmarks against PostgreSQL (prints JSON)
-bench: $(STAMP)
-	command -v wrk >/dev/null || apt-get install -y wrk
-	command -v prometheus-alertmanager >/dev/null || apt-get install -y prometheus-alertmanager
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/http.py
-	$(BIN)/python bench/fanout.py
-	$(BIN)/python bench/alerts.py
-	$(BIN)/python bench/slo.py
+## bench: run the benchmarks against PostgreSQL (prints JSON); needs wrk and Alertmanager
+bench: $(UV)
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk" >&2; exit 1; }
+	@command -v prometheus-alertmanager >/dev/null || { \
+	  echo "bench needs Alertmanager: apt-get install prometheus-alertmanager" >&2; exit 1; }
+	$(UV) sync --locked
+	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.graphql_http
+	$(BIN)/python -m bench.fanout
+	$(BIN)/python -m bench.alerts
+	$(BIN)/python -m bench.slo
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

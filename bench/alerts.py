@@ -20,7 +20,7 @@ number of distinct fingerprints it was sent. Alertmanager is stopped before
 opsgraph starts, so the two never share the machine. Prints one JSON document to
 stdout; progress goes to stderr.
 
-    .venv/bin/python bench/alerts.py          # or: make bench
+    .venv/bin/python -m bench.alerts          # or: make bench
 
 Needs PostgreSQL and Redis on loopback and Alertmanager (Debian/Ubuntu:
 ``apt-get install -y prometheus-alertmanager``).
@@ -38,17 +38,6 @@ Environment:
                                  server during one extra, unmeasured 8-client run
 """
 
-import sys
-from pathlib import Path
-
-# As ``python bench/alerts.py`` the script's directory is first on sys.path, where
-# bench/http.py would shadow the standard library's ``http`` (imported by httpx).
-# Move that entry to the end (the append makes sure remove() finds one) and make
-# the ``bench`` package importable from the repository root.
-sys.path.append(str(Path(__file__).resolve().parent))
-sys.path.remove(str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import asyncio
 import contextlib
 import json
@@ -56,11 +45,13 @@ import os
 import random
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -13,7 +13,7 @@ the receipt time minus the envelope's ``occurredAt`` is the publish-to-receipt
 latency (server and clients share this machine's clock). Prints one JSON
 document to stdout; progress goes to stderr.
 
-    .venv/bin/python bench/fanout.py          # or: make bench
+    .venv/bin/python -m bench.fanout          # or: make bench
 
 Needs PostgreSQL and Redis on loopback.
 
@@ -33,17 +33,6 @@ Environment:
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# As ``python bench/fanout.py`` the script's directory is first on sys.path, where
-# bench/http.py would shadow the standard library's ``http`` (imported by httpx).
-# Move that entry to the end (the append makes sure remove() finds one) and make
-# the ``bench`` package importable from the repository root.
-sys.path.append(str(Path(__file__).resolve().parent))
-sys.path.remove(str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import asyncio
 import base64
 import contextlib
@@ -52,12 +41,14 @@ import math
 import os
 import resource
 import signal
+import sys
 import time
 from array import array
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx

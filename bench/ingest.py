@@ -7,7 +7,7 @@ batches it COPYs the same rows with ``asyncpg.copy_records_to_table`` into a
 table shaped like ``signals`` (same columns, indexes and foreign key), in the same
 database. Prints one JSON document to stdout; progress goes to stderr.
 
-    .venv/bin/python bench/ingest.py          # or: make bench
+    .venv/bin/python -m bench.ingest          # or: make bench
 
 Environment:
   OPSGRAPH_BENCH_DATABASE_URL   admin connection used to create and drop the
@@ -18,20 +18,10 @@ Environment:
                                 per batch size
 """
 
-import sys
-from pathlib import Path
-
-# As ``python bench/ingest.py`` the script's directory is first on sys.path, where
-# bench/http.py would shadow the standard library's ``http`` (imported by httpx).
-# Move that entry to the end (the append makes sure remove() finds one) and make
-# the ``bench`` package importable from the repository root.
-sys.path.append(str(Path(__file__).resolve().parent))
-sys.path.remove(str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import asyncio
 import json
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta

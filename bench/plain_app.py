@@ -1,4 +1,4 @@
-"""The baseline of bench/http.py: a plain FastAPI app with one JSON route.
+"""The baseline of bench/graphql_http.py: a plain FastAPI app with one JSON route.
 
 .venv/bin/uvicorn bench.plain_app:app --port 8001
 """

@@ -22,7 +22,7 @@ periodic job) in this process, on a frozen clock:
 The target (under 10 s) applies to the steady state, the warm and new-hour
 sweeps. Prints one JSON document to stdout; progress goes to stderr.
 
-    .venv/bin/python bench/slo.py          # or: make bench
+    .venv/bin/python -m bench.slo          # or: make bench
 
 Environment:
   OPSGRAPH_BENCH_DATABASE_URL   admin connection used to create and drop the
@@ -32,19 +32,9 @@ Environment:
   OPSGRAPH_BENCH_SERVICES       services, 4 policies each (default 250)
 """
 
-import sys
-from pathlib import Path
-
-# As ``python bench/slo.py`` the script's directory is first on sys.path, where
-# bench/http.py would shadow the standard library's ``http`` (imported by httpx).
-# Move that entry to the end (the append makes sure remove() finds one) and make
-# the ``bench`` package importable from the repository root.
-sys.path.append(str(Path(__file__).resolve().parent))
-sys.path.remove(str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import json
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -62,14 +52,15 @@ from bench._harness import (
     run_main,
 )
 from server.access.models import Workspace
-from server.cli import migrate
-from server.clock import FrozenClock
-from server.matchers import Matcher, MatchOp
-from server.services import Services
-from server.settings import Settings
+from server.core.clock import FrozenClock
+from server.core.matchers import Matcher, MatchOp
+from server.core.services import Services
+from server.core.settings import Settings
 from server.slo import policies, sweep
 from server.slo.models import SloEvaluation, SloRollup
 from server.slo.sli import Comparator, SliKind
+from server.transport.cli import migrate
+from server.transport.composition import build_services
 
 TARGET_SECONDS = 10.0
 WINDOW_DAYS = 28
@@ -221,7 +212,7 @@ async def run(database: BenchDatabase) -> dict[str, Any]:
     clock = FrozenClock(start)
     settings = Settings(database_url=database.server_url, redis_url="memory://", run_jobs=False)
     await migrate(settings)
-    services = Services.build(settings, clock)
+    services = build_services(settings, clock)
     await services.bus.connect()
     connection = await pg_connect(database.url)
     try:

@@ -1,11 +1,11 @@
-"""Alembic environment: runs on a connection handed over by ``server.migrations``."""
+"""Alembic environment: runs on a connection handed over by ``server.core.migrations``."""
 
 import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from server.migrations import target_metadata
+from server.models import Base
 
 config = context.config
 
@@ -13,7 +13,7 @@ config = context.config
 def run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata(),
+        target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )
@@ -26,7 +26,7 @@ def run_online() -> None:
     if connection is not None:
         run_on(connection)
         return
-    from server.migrations import run_with_new_engine
+    from server.core.migrations import run_with_new_engine
 
     asyncio.run(run_with_new_engine(config, run_on))
 

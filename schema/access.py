@@ -12,8 +12,8 @@ from schema.permissions import IsAdmin, IsAuthenticated
 from server.access import service as access_service
 from server.access.models import ApiKey as ApiKeyRow
 from server.access.models import Workspace as WorkspaceRow
-from server.access.roles import Role as RoleEnum
-from server.auth import Permission
+from server.core.auth import Permission
+from server.core.roles import Role as RoleEnum
 
 Role = strawberry.enum(RoleEnum, name="Role")
 

@@ -14,8 +14,8 @@ from schema.permissions import CanRead
 from server.alerts import aggregation
 from server.alerts.models import AggregationRule as AggregationRuleRow
 from server.alerts.models import AlertGroup as AlertGroupRow
-from server.auth import Permission
-from server.matchers import Matcher
+from server.core.auth import Permission
+from server.core.matchers import Matcher
 
 
 @strawberry.input

@@ -21,10 +21,10 @@ from schema.permissions import CanRead
 from server.alerts import drafts, lifecycle, queries, raising
 from server.alerts.drafts import AlertDraft
 from server.alerts.models import Alert as AlertRow
-from server.auth import Permission
-from server.events import service as events
-from server.events.service import EventRecord, Stream
-from server.matchers import check_patterns_in_database
+from server.core.auth import Permission
+from server.core.events import service as events
+from server.core.events.service import EventRecord, Stream
+from server.core.matchers import check_patterns_in_database
 
 
 @strawberry.input

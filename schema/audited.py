@@ -14,8 +14,8 @@ from strawberry.types.base import StrawberryObjectDefinition
 from schema.context import Context, Info
 from server.audit import service as audit_service
 from server.audit.redaction import MAX_ITEMS
-from server.auth import Permission, Principal
-from server.errors import ErrorCode, OpsGraphError
+from server.core.auth import Permission, Principal
+from server.core.errors import ErrorCode, OpsGraphError
 
 logger = logging.getLogger(__name__)
 

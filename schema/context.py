@@ -12,10 +12,10 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
-from server.auth import Permission, Principal
-from server.errors import OpsGraphError, Unauthenticated
-from server.pagination import PageRequest, page_request
-from server.services import Services
+from server.core.auth import Permission, Principal
+from server.core.errors import OpsGraphError, Unauthenticated
+from server.core.pagination import PageRequest, page_request
+from server.core.services import Services
 
 KeyT = TypeVar("KeyT")
 ValueT = TypeVar("ValueT")

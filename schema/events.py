@@ -13,12 +13,12 @@ from schema.context import Info
 from schema.ids import parse_id
 from schema.permissions import CanRead
 from server.alerts.events import AlertEventType
-from server.errors import InvalidInput
-from server.events import service as events
-from server.events.service import EventRecord, Stream
-from server.events.stream import Scope, follow
+from server.core.errors import InvalidInput
+from server.core.events import service as events
+from server.core.events.service import EventRecord, Stream
+from server.core.events.stream import Scope, follow
+from server.core.tasks import service as task_service
 from server.slo.evaluation import SloEventType
-from server.tasks import service as task_service
 
 #: Every event type of the alert stream, for checking a subscriber's filter.
 ALERT_STREAM_TYPES = frozenset(
@@ -34,7 +34,7 @@ class EventEnvelope:
     occurred_at: datetime
     workspace: strawberry.ID
     payload: JSON
-    #: The renders of this event for its subscribers' selections (schema.execution).
+    #: The renders of this event for its subscribers' selections (schema.engine.execution).
     renders: strawberry.Private[dict[Hashable, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod

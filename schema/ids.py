@@ -1,7 +1,7 @@
 import strawberry
 
-from server.errors import InvalidInput
-from server.pagination import MAX_ID
+from server.core.errors import InvalidInput
+from server.core.pagination import MAX_ID
 
 
 def parse_id(value: strawberry.ID, *, field: str = "id") -> int:

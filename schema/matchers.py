@@ -1,7 +1,7 @@
 import strawberry
 
-from server.matchers import Matcher
-from server.matchers import MatchOp as MatchOpEnum
+from server.core.matchers import Matcher
+from server.core.matchers import MatchOp as MatchOpEnum
 
 MatchOp = strawberry.enum(MatchOpEnum, name="MatchOp")
 

@@ -1,4 +1,4 @@
-"""Relay-style connections built from ``server.pagination.Page``."""
+"""Relay-style connections built from ``server.core.pagination.Page``."""
 
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -7,8 +7,8 @@ import strawberry
 from sqlalchemy import Select
 
 from schema.context import Info
-from server import pagination
-from server.pagination import OrderColumns, Page
+from server.core import pagination
+from server.core.pagination import Listing, OrderColumns, Page
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")
@@ -73,3 +73,15 @@ async def connection(
             return await pagination.count_rows(session, query)
 
     return Connection.from_page(page, convert, count_total)
+
+
+async def listing_connection(
+    info: Info,
+    listing: Listing[RowT],
+    convert: Callable[[RowT], NodeT],
+    *,
+    first: int | None,
+    after: str | None,
+) -> Connection[NodeT]:
+    """One page of a domain's listing, newest first, as a connection."""
+    return await connection(info, listing.query, listing.order, convert, first=first, after=after)

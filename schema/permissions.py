@@ -5,7 +5,7 @@ from typing import Any
 from strawberry.permission import BasePermission
 
 from schema.context import Info
-from server.auth import Permission
+from server.core.auth import Permission
 
 
 class _RequiresPermission(BasePermission):

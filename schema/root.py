@@ -7,17 +7,17 @@ from schema.access import AccessMutation, AccessQuery
 from schema.aggregation import AggregationMutation, AggregationQuery
 from schema.alerts import AlertMutation, AlertQuery
 from schema.audit import AuditQuery
-from schema.engine import OpsGraphSchema
+from schema.engine.execution import OpsGraphExecutionContext
+from schema.engine.limits import validation_rules
+from schema.engine.schema import OpsGraphSchema
 from schema.events import EventQuery, EventSubscription
-from schema.execution import OpsGraphExecutionContext
-from schema.limits import validation_rules
 from schema.observability import ObservabilityQuery
 from schema.scalars import SCALAR_MAP
 from schema.signals import SignalMutation, SignalQuery
 from schema.silences import SilenceMutation, SilenceQuery
 from schema.slo import SloMutation, SloQuery
 from schema.tasks import TaskMutation, TaskQuery
-from server.settings import Settings
+from server.core.settings import Settings
 
 Query = merge_types(
     "Query",

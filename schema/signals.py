@@ -15,8 +15,8 @@ from schema.ids import to_id
 from schema.matchers import MatcherInput, to_matchers
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
-from server.auth import Permission
-from server.matchers import check_patterns_in_database
+from server.core.auth import Permission
+from server.core.matchers import check_patterns_in_database
 from server.signals import series as series_service
 from server.signals import service as signal_service
 from server.signals.models import Signal as SignalRow

@@ -12,7 +12,7 @@ from schema.pagination import Connection, connection
 from schema.permissions import CanRead
 from server.alerts import silences
 from server.alerts.models import SilenceRule as SilenceRuleRow
-from server.auth import Permission
+from server.core.auth import Permission
 
 SilenceState = strawberry.enum(silences.SilenceState, name="SilenceState")
 Weekday = strawberry.enum(silences.Weekday, name="Weekday")

@@ -13,7 +13,7 @@ from schema.matchers import MatcherInput, MatcherType, to_matchers
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
 from schema.tasks import TaskType, start_task
-from server.auth import Permission
+from server.core.auth import Permission
 from server.slo import budget, policies, service
 from server.slo import sweep as slo_sweep
 from server.slo.models import SloEvaluation as SloEvaluationRow

@@ -10,10 +10,10 @@ from schema.context import Info
 from schema.ids import parse_id, to_id
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
-from server.auth import Permission
+from server.core.auth import Permission
+from server.core.tasks import service as task_service
+from server.core.tasks.models import Task as TaskRow
 from server.security import inspection
-from server.tasks import service as task_service
-from server.tasks.models import Task as TaskRow
 
 TaskStatus = strawberry.enum(task_service.TaskStatus, name="TaskStatus")
 

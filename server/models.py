@@ -3,11 +3,11 @@
 from server.access.models import ApiKey, Workspace
 from server.alerts.models import AggregationRule, Alert, AlertGroup, SilenceRule
 from server.audit.models import AuditEntry
-from server.db import Base
-from server.events.models import Event, EventRetention
+from server.core.db import Base
+from server.core.events.models import Event, EventRetention
+from server.core.tasks.models import PeriodicJob, Task
 from server.signals.models import Signal
 from server.slo.models import SloEvaluation, SloPolicy, SloRollup
-from server.tasks.models import PeriodicJob, Task
 
 __all__ = [
     "AggregationRule",

@@ -23,11 +23,11 @@ from fastapi import FastAPI
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from server.app import create_app
-from server.cli import bootstrap, migrate
-from server.clock import FrozenClock
-from server.services import Services
-from server.settings import Settings
+from server.core.clock import FrozenClock
+from server.core.services import Services
+from server.core.settings import Settings
+from server.transport.app import create_app
+from server.transport.cli import bootstrap, migrate
 from tests.graphql_client import GraphQLClient
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from server.migrations import ROOT
+from server.core.migrations import ROOT
 from tests.conftest import free_port
 
 
@@ -20,7 +20,7 @@ def _serve(database: Path, port: int) -> subprocess.Popen[str]:
         "OPSGRAPH_PORT": str(port),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"],
+        [sys.executable, "-m", "server.transport.cli", "serve"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

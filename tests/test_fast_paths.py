@@ -14,11 +14,12 @@ from schema.audited import plain
 from schema.context import Context
 from schema.root import build_schema
 from schema.scalars import parse_datetime
+from server.access.authentication import KeyAuthenticator
 from server.audit.redaction import MAX_ITEMS, redact
-from server.auth import KeyAuthenticator, Principal, Role
-from server.clock import SystemClock
-from server.errors import Unauthenticated
-from server.settings import Settings
+from server.core.auth import Principal, Role
+from server.core.clock import SystemClock
+from server.core.errors import Unauthenticated
+from server.core.settings import Settings
 
 DATETIMES = [
     "2026-03-02T12:00:00Z",

@@ -15,10 +15,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from server.events.models import Event
-from server.migrations import ROOT
-from server.services import Services
-from server.tasks.models import Task
+from server.core.events.models import Event
+from server.core.migrations import ROOT
+from server.core.services import Services
+from server.core.tasks.models import Task
 from tests.conftest import Backend, Workspace, free_port
 from tests.graphql_client import GraphQLClient
 from tests.ws_client import subscription_client
@@ -68,7 +68,7 @@ def _replica_process(
         **{f"OPSGRAPH_{name.upper()}": value for name, value in settings.items()},
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve"],
+        [sys.executable, "-m", "server.transport.cli", "serve"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

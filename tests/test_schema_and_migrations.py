@@ -9,10 +9,10 @@ from sqlalchemy import Connection, text
 from strawberry.printer import print_schema
 
 from schema.root import build_schema
-from server.db import Database
-from server.migrations import ROOT, alembic_config, upgrade
+from server.core.db import Database
+from server.core.migrations import ROOT, alembic_config, upgrade
+from server.core.settings import Settings
 from server.models import Base
-from server.settings import Settings
 
 SCHEMA_FILE = ROOT / "schema.graphql"
 

@@ -3,7 +3,7 @@
 SQLite gives a new row the highest id + 1, so deleting the newest row would hand its
 id to the next one; AUTOINCREMENT prevents that. PostgreSQL sequences never reuse
 ids, so there is nothing to do there. (The rebuild runs with foreign keys off: see
-server.migrations.upgrade.)
+server.core.migrations.upgrade.)
 
 Revision ID: 0005
 Revises: 0004

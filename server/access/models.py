@@ -3,7 +3,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, BigId, UTCDateTime
+from server.core.db import Base, BigId, UTCDateTime
 
 
 class Workspace(Base):

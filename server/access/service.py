@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.access import secrets as key_secrets
 from server.access.models import ApiKey, Workspace
-from server.access.roles import Role
-from server.clock import Clock
-from server.db import get_in_workspace
-from server.errors import Conflict, InvalidInput, NotFound
+from server.core.clock import Clock
+from server.core.db import get_in_workspace
+from server.core.errors import Conflict, InvalidInput, NotFound
+from server.core.roles import Role
 
 DEFAULT_WORKSPACE = "default"
 MAX_NAME_LENGTH = 100

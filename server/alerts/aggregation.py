@@ -22,9 +22,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import AggregationRule, Alert, AlertGroup
-from server.db import get_in_workspace
-from server.errors import InvalidInput
-from server.matchers import (
+from server.core.db import get_in_workspace
+from server.core.errors import InvalidInput
+from server.core.matchers import (
     LABEL_NAME,
     Matcher,
     check_patterns_in_database,

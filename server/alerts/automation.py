@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.alerts import lifecycle
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import OPEN_STATUSES, Alert
-from server.errors import Conflict
+from server.core.errors import Conflict
 
 
 async def open_alerts(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from server.errors import InvalidInput
-from server.labels import InvalidLabels, validate_labels
+from server.core.errors import InvalidInput
+from server.core.labels import InvalidLabels, validate_labels
 
 
 class Severity(StrEnum):

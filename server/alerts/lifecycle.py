@@ -17,8 +17,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from server.alerts.drafts import AlertStatus
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import Alert
-from server.db import get_in_workspace
-from server.errors import Conflict
+from server.core.db import get_in_workspace
+from server.core.errors import Conflict
 
 
 @dataclass(frozen=True)

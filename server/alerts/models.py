@@ -14,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, BigId, JsonDocument, UTCDateTime
+from server.core.db import Base, BigId, JsonDocument, UTCDateTime
 
 #: An alert is open until it is resolved; one open alert per fingerprint.
 OPEN_STATUSES = ("FIRING", "ACKNOWLEDGED")

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts.drafts import AlertStatus, Severity
 from server.alerts.models import OPEN_STATUSES, Alert
-from server.errors import InvalidInput
-from server.matchers import Matcher, validate_matchers
-from server.text import refuse_nul
+from server.core.errors import InvalidInput
+from server.core.matchers import Matcher, validate_matchers
+from server.core.text import refuse_nul
 
 MAX_TEXT = 200
 

@@ -21,9 +21,9 @@ from server.alerts import aggregation, silences
 from server.alerts.drafts import AlertDraft, AlertStatus
 from server.alerts.events import AlertEventType, alert_event, alert_payload_sql, emit
 from server.alerts.models import OPEN_CONDITION, OPEN_STATUSES, Alert
-from server.db import UTCDateTime
-from server.events import service as events
-from server.events.service import Stream
+from server.core.db import UTCDateTime
+from server.core.events import service as events
+from server.core.events.service import Stream
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import OPEN_STATUSES, Alert, SilenceRule
-from server.db import get_in_workspace
-from server.errors import Conflict, InvalidInput
-from server.events.outbox import Outbox
-from server.matchers import Matcher, check_patterns_in_database, matches_all, validate_matchers
+from server.core.db import get_in_workspace
+from server.core.errors import Conflict, InvalidInput
+from server.core.events.outbox import Outbox
+from server.core.matchers import Matcher, check_patterns_in_database, matches_all, validate_matchers
 
 MAX_COMMENT = 2000
 MAX_WINDOW_MINUTES = 7 * 24 * 60

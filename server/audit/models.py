@@ -4,7 +4,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, BigId, JsonDocument, UTCDateTime
+from server.core.db import Base, BigId, JsonDocument, UTCDateTime
 
 
 class AuditEntry(Base):

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from server.access.models import ApiKey
-from server.access.roles import Role
-from server.settings import Settings
+from server.core.roles import Role
+from server.core.settings import Settings
 
 STALE_AFTER = timedelta(days=90)
 UNUSED_GRACE = timedelta(days=7)

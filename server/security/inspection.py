@@ -6,11 +6,11 @@ from typing import Any
 from sqlalchemy import select
 
 from server.access.models import ApiKey
-from server.clock import Clock
-from server.db import Database
-from server.jobs import TaskHandler, TaskRun
+from server.core.clock import Clock
+from server.core.db import Database
+from server.core.jobs import TaskHandler, TaskRun
+from server.core.settings import Settings
 from server.security import checks
-from server.settings import Settings
 
 KIND = "security_inspection"
 

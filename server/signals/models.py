@@ -3,7 +3,7 @@ from datetime import datetime
 from sqlalchemy import Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, BigId, JsonDocument, UTCDateTime
+from server.core.db import Base, BigId, JsonDocument, UTCDateTime
 
 
 class Signal(Base):

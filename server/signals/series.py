@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, Select, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import InvalidInput
-from server.matchers import Matcher, check_patterns_in_database, validate_matchers
+from server.core.errors import InvalidInput
+from server.core.matchers import Matcher, check_patterns_in_database, validate_matchers
 from server.signals.models import Signal
 
 MAX_POINTS = 11_000

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import Select, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.clock import Clock
-from server.db import copy_rows
-from server.errors import InvalidInput
-from server.matchers import Matcher, validate_matchers
+from server.core.clock import Clock
+from server.core.db import copy_rows
+from server.core.errors import InvalidInput
+from server.core.matchers import Matcher, validate_matchers
+from server.core.text import refuse_nul
 from server.signals.models import Signal
 from server.signals.validation import Sample, SampleLike, SampleRejected, validate_sample
-from server.text import refuse_nul
 
 COPY_COLUMNS = ("workspace_id", "service", "name", "value", "labels", "ts")
 

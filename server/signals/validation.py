@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from server.labels import InvalidLabels, validate_labels
-from server.text import RememberingPattern
+from server.core.labels import InvalidLabels, validate_labels
+from server.core.text import RememberingPattern
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 # Used with fullmatch: "$" would also accept a trailing newline.

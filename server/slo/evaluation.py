@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts.models import Alert
-from server.events import service as events
-from server.events.service import Stream
+from server.core.events import service as events
+from server.core.events.service import Stream
 from server.slo import alerting, measurement, windows
 from server.slo.alerting import Incident
 from server.slo.budget import BURN_WINDOWS, Assessment, Counts, SloStatus, assess

@@ -48,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Subquery
 
-from server.db import UTCDateTime
+from server.core.db import UTCDateTime
 from server.signals.models import Signal
 from server.slo import rollups
 from server.slo.budget import Counts

@@ -13,7 +13,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import Base, BigId, JsonDocument, UTCDateTime
+from server.core.db import Base, BigId, JsonDocument, UTCDateTime
 
 
 class SloPolicy(Base):

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.db import get_in_workspace
-from server.errors import Conflict, InvalidInput
-from server.matchers import Matcher, check_patterns_in_database, validate_matchers
+from server.core.db import get_in_workspace
+from server.core.errors import Conflict, InvalidInput
+from server.core.matchers import Matcher, check_patterns_in_database, validate_matchers
 from server.slo.models import SloPolicy, SloRollup
 from server.slo.sli import (
     Comparator,

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Subquery
 
-from server.db import UTCDateTime
+from server.core.db import UTCDateTime
 from server.signals.models import Signal
 from server.slo.models import SloPolicy, SloRollup
 from server.slo.samples import good_and_total, signal_name, sli_parameters, sli_structure

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Float, String, and_, bindparam, case, func
 
-from server.matchers import Matcher, MatchOp
+from server.core.matchers import Matcher, MatchOp
 from server.slo.sli import Comparator, RatioSli, Selector, Sli, ThresholdSli
 
 _COMPARE = {

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import InvalidInput
+from server.core.errors import InvalidInput
 from server.slo import alerting, evaluation, policies
 from server.slo.budget import SloStatus, worst_status
 from server.slo.models import SloEvaluation, SloPolicy

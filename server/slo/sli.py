@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from server.matchers import Matcher
+from server.core.matchers import Matcher
 
 
 class SliKind(StrEnum):

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.clock import Clock
-from server.db import Database
-from server.events.outbox import Outbox
-from server.jobs import TaskHandler, TaskRun
+from server.core.clock import Clock
+from server.core.db import Database
+from server.core.events.outbox import Outbox
+from server.core.jobs import TaskHandler, TaskRun
 from server.slo import evaluation
 from server.slo.models import SloEvaluation, SloPolicy, SloRollup
 from server.slo.policies import MAX_WINDOW_DAYS

@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from server.access.models import ApiKey
-from server.services import Services
+from server.core.services import Services
 from tests.conftest import CREATE_KEY, CREATE_WORKSPACE, Workspace
 from tests.graphql_client import GraphQLClient
 

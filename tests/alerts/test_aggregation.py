@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from server.clock import FrozenClock
+from server.core.clock import FrozenClock
 from tests.conftest import Workspace
 from tests.graphql_client import GraphQLClient
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from server.clock import FrozenClock
+from server.core.clock import FrozenClock
 from tests.conftest import CREATE_KEY, Workspace
 from tests.graphql_client import GraphQLClient
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, SubscriptionClient, subscription_client

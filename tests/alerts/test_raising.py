@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from server.clock import FrozenClock
-from server.services import Services
+from server.core.clock import FrozenClock
+from server.core.services import Services
 from tests.conftest import Workspace
 from tests.graphql_client import GraphQLClient
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from server.alerts import silences
-from server.clock import FrozenClock
-from server.services import Services
+from server.core.clock import FrozenClock
+from server.core.services import Services
 from tests.conftest import START, Backend, Workspace
 from tests.graphql_client import GraphQLClient
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from server.alerts.lifecycle import EscalationReason, record_escalation
-from server.clock import FrozenClock
-from server.services import Services
+from server.core.clock import FrozenClock
+from server.core.services import Services
 from tests.conftest import START, Workspace
 from tests.graphql_client import GraphQLClient
 

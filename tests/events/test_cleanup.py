@@ -4,9 +4,9 @@ import asyncio
 import gc
 import tracemalloc
 
-from server.events.service import Stream
-from server.events.stream import Scope, follow
-from server.services import Services
+from server.core.events.service import Stream
+from server.core.events.stream import Scope, follow
+from server.core.services import Services
 from tests.conftest import Workspace
 from tests.ws_client import subscription_client
 

@@ -10,9 +10,9 @@ from typing import Any
 from schema.context import Context
 from schema.events import ENVELOPES_KEPT
 from schema.root import build_schema
-from server.auth import Principal, Role
-from server.events.service import EventRecord, Stream
-from server.services import Services
+from server.core.auth import Principal, Role
+from server.core.events.service import EventRecord, Stream
+from server.core.services import Services
 from tests.conftest import Workspace
 
 QUERY = "subscription { taskEvents { schema cursor type occurredAt workspace payload } }"

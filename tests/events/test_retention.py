@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from server.events import service as events
-from server.events.models import Event, EventRetention
-from server.services import Services
+from server.core.events import service as events
+from server.core.events.models import Event, EventRetention
+from server.core.services import Services
 from tests.conftest import Workspace
 from tests.graphql_client import GraphQLClient
 from tests.ws_client import subscription_client

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import delete
 from websockets.exceptions import ConnectionClosed
 
-from server.events.models import EventRetention
-from server.services import Services
-from server.tasks import service as task_service
+from server.core.events.models import EventRetention
+from server.core.services import Services
+from server.core.tasks import service as task_service
 from tests.conftest import Backend, Workspace
 from tests.graphql_client import GraphQLClient
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, SubscriptionClient, subscription_client

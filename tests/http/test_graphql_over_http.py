@@ -5,7 +5,7 @@ import logging
 import httpx
 import pytest
 
-from server.clock import FrozenClock
+from server.core.clock import FrozenClock
 from tests.conftest import Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
 
@@ -196,7 +196,7 @@ async def test_a_failure_outside_execution_is_a_masked_500(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("server.graphql_http._graphql_response", broken)
+    monkeypatch.setattr("server.transport.graphql_http._graphql_response", broken)
     with caplog.at_level(logging.ERROR, logger="opsgraph.http"):
         response = await _post(http, {"query": ME}, workspace.viewer)
     assert response.status_code == 500

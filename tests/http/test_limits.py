@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from server.clock import FrozenClock
-from server.settings import Settings
+from server.core.clock import FrozenClock
+from server.core.settings import Settings
 from server.signals import service as signal_service
 from tests.conftest import Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient

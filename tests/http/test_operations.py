@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
-from server.clock import FrozenClock
-from server.logging import JsonFormatter
-from server.request_context import set_request_id
-from server.services import Services
+from server.core.clock import FrozenClock
+from server.core.logging import JsonFormatter
+from server.core.request_context import set_request_id
+from server.core.services import Services
 from tests.conftest import Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from server.clock import FrozenClock
-from server.services import Services
+from server.core.clock import FrozenClock
+from server.core.services import Services
 from server.signals import service as signal_service
 from server.signals.validation import SampleInput
 from tests.conftest import START, Backend, Workspace, make_settings, running_app

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from server.errors import InvalidInput
-from server.matchers import Matcher, MatchOp
+from server.core.errors import InvalidInput
+from server.core.matchers import Matcher, MatchOp
 from server.signals.series import MAX_POINTS, Aggregate, SeriesRequest, validate_series_request
 from tests.signals.reference import Point, aggregate, expected_series, percentile_cont
 

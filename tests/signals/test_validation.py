@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from server.errors import InvalidInput
-from server.labels import MAX_LABELS, InvalidLabels, validate_labels
-from server.matchers import Matcher, MatchOp, matches_all, validate_matchers
+from server.core.errors import InvalidInput
+from server.core.labels import MAX_LABELS, InvalidLabels, validate_labels
+from server.core.matchers import Matcher, MatchOp, matches_all, validate_matchers
 from server.signals.validation import (
     Sample,
     SampleInput,

@@ -9,7 +9,7 @@ back before the runner resumes, so that it never runs jobs at a moved time.
 
 import pytest
 
-from server.clock import FrozenClock
+from server.core.clock import FrozenClock
 
 
 @pytest.fixture(autouse=True)

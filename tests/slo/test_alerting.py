@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import update
 
-from server.clock import FrozenClock
-from server.events import service as events
-from server.events.service import Stream
-from server.services import Services
-from server.tasks.models import PeriodicJob
+from server.core.clock import FrozenClock
+from server.core.events import service as events
+from server.core.events.service import Stream
+from server.core.services import Services
+from server.core.tasks.models import PeriodicJob
 from tests.conftest import START, Workspace
 from tests.graphql_client import GraphQLClient
 from tests.slo.helpers import (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from server.services import Services
+from server.core.services import Services
 from server.slo import sweep
 from tests.conftest import START, Workspace
 from tests.graphql_client import GraphQLClient

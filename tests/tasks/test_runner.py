@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server.clock import FrozenClock
-from server.jobs import JobRunner, TaskRun
-from server.services import Services
-from server.tasks import service as task_service
-from server.tasks.models import Task
+from server.core.clock import FrozenClock
+from server.core.jobs import JobRunner, TaskRun
+from server.core.services import Services
+from server.core.tasks import service as task_service
+from server.core.tasks.models import Task
 from tests.conftest import Workspace
 from tests.graphql_client import GraphQLClient
 

@@ -1,0 +1,17 @@
+"""The alerts domain's periodic jobs."""
+
+from server.alerts import silences
+from server.core.services import Services
+
+
+def register(services: Services) -> None:
+    settings, clock = services.settings, services.clock
+
+    async def sweep_silences() -> None:
+        await silences.sweep(
+            services.outbox, now=clock.now(), interval=settings.silence_sweep_interval
+        )
+
+    services.runner.register_periodic(
+        "silence_sweep", settings.silence_sweep_interval, sweep_silences
+    )

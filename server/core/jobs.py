@@ -1,0 +1,250 @@
+"""The job runner: tasks claimed from the database with a lease, and periodic jobs.
+
+Each replica runs one. A task is claimed with ``FOR UPDATE SKIP LOCKED`` (on
+PostgreSQL; SQLite has one writer) and leased; the lease is renewed while the
+handler runs, and a task whose worker died is taken over once it expires.
+Periodic jobs are rows whose ``next_run_at`` one replica advances before it
+runs the job, so each period runs once across replicas.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from server.core import metrics
+from server.core.clock import Clock
+from server.core.db import Database
+from server.core.events.outbox import Outbox
+from server.core.tasks import service as tasks
+from server.core.tasks.models import PeriodicJob
+from server.core.tasks.service import TaskStatus
+
+logger = logging.getLogger(__name__)
+
+
+class TaskCancelled(Exception):
+    pass
+
+
+class LeaseLost(Exception):
+    pass
+
+
+@dataclass
+class TaskRun:
+    """What a handler sees of its task; ``progress`` also checks for cancellation."""
+
+    task_id: int
+    workspace_id: int
+    kind: str
+    params: dict[str, Any]
+    attempt: int
+    runner: "JobRunner"
+
+    async def progress(self, fraction: float) -> None:
+        async with self.runner.outbox.transaction() as session:
+            task = await tasks.report_progress(
+                session,
+                task_id=self.task_id,
+                owner=self.runner.owner,
+                progress=fraction,
+                lease=self.runner.lease,
+                clock=self.runner.clock,
+            )
+        if task is None:
+            raise LeaseLost(f"task {self.task_id} is no longer ours")
+        if task.cancel_requested:
+            raise TaskCancelled(f"task {self.task_id} was cancelled")
+
+
+TaskHandler = Callable[[TaskRun], Awaitable[dict[str, Any]]]
+PeriodicJobFunction = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    interval: timedelta
+    run: PeriodicJobFunction
+
+
+@dataclass
+class JobRunner:
+    db: Database
+    outbox: Outbox
+    clock: Clock
+    lease: timedelta = timedelta(seconds=30)
+    poll_seconds: float = 0.5
+    concurrency: int = 2
+    owner: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    )
+    handlers: dict[str, TaskHandler] = field(default_factory=dict)
+    periodic: dict[str, Periodic] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _loops: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def register(self, kind: str, handler: TaskHandler) -> None:
+        self.handlers[kind] = handler
+
+    def register_periodic(self, name: str, interval: timedelta, run: PeriodicJobFunction) -> None:
+        self.periodic[name] = Periodic(name, interval, run)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._work(), name=f"job-worker-{index}")
+            for index in range(self.concurrency)
+        ]
+        if self.periodic:
+            self._loops.append(asyncio.create_task(self._schedule(), name="job-scheduler"))
+
+    async def stop(self) -> None:
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await loop
+        self._loops = []
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        self._wake.clear()
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                ran = await self.run_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("job worker failed to claim a task")
+                ran = False
+            if not ran:
+                await self._idle()
+
+    async def run_one(self) -> bool:
+        """Claim and run one task; False when none is due."""
+        async with self.outbox.transaction() as session:
+            task = await tasks.claim_next(
+                session,
+                owner=self.owner,
+                lease=self.lease,
+                clock=self.clock,
+                kinds=frozenset(self.handlers),
+            )
+            run = (
+                TaskRun(task.id, task.workspace_id, task.kind, task.params, task.attempts, self)
+                if task
+                else None
+            )
+        if run is None:
+            return False
+        await self._execute(run)
+        return True
+
+    async def _execute(self, run: TaskRun) -> None:
+        renewer = asyncio.create_task(self._keep_lease(run.task_id))
+        status, result, error = TaskStatus.SUCCEEDED, None, None
+        try:
+            result = await self.handlers[run.kind](run)
+        except TaskCancelled:
+            status = TaskStatus.CANCELLED
+        except LeaseLost:
+            logger.warning("task %s was taken over; dropping this run", run.task_id)
+            return
+        except Exception as failure:
+            logger.exception("task %s (%s) failed", run.task_id, run.kind)
+            status, error = TaskStatus.FAILED, f"{type(failure).__name__}: {failure}"
+        finally:
+            renewer.cancel()
+        async with self.outbox.transaction() as session:
+            finished = await tasks.finish(
+                session,
+                task_id=run.task_id,
+                owner=self.owner,
+                status=status,
+                clock=self.clock,
+                result=result,
+                error=error,
+            )
+        outcome = status.value.lower() if finished else "lease_lost"
+        metrics.job_runs.labels(kind=run.kind, outcome=outcome).inc()
+
+    async def _keep_lease(self, task_id: int) -> None:
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            async with self.db.transaction() as session:
+                await tasks.renew_lease(
+                    session, task_id=task_id, owner=self.owner, lease=self.lease, clock=self.clock
+                )
+
+    async def _ensure_periodic_rows(self) -> None:
+        if not self.periodic:
+            return
+        insert = pg_insert if self.db.is_postgresql else sqlite_insert
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            for name in self.periodic:
+                await session.execute(
+                    insert(PeriodicJob)
+                    .values(name=name, next_run_at=now)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                )
+
+    async def _schedule(self) -> None:
+        while True:
+            try:
+                await self._ensure_periodic_rows()
+                break
+            except Exception:
+                logger.warning("cannot register periodic jobs yet", exc_info=True)
+                await asyncio.sleep(self.poll_seconds)
+        while True:
+            try:
+                while await self.run_due_periodic():
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("periodic job scheduling failed")
+            await asyncio.sleep(self.poll_seconds)
+
+    async def run_due_periodic(self) -> bool:
+        """Claim one due periodic job for this period and run it; False if none is due."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            job = await session.scalar(
+                select(PeriodicJob)
+                .where(PeriodicJob.name.in_(self.periodic), PeriodicJob.next_run_at <= now)
+                .order_by(PeriodicJob.next_run_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            if job is None:
+                return False
+            periodic = self.periodic[job.name]
+            job.next_run_at = now + periodic.interval
+            job.last_started_at = now
+            job.last_owner = self.owner
+        try:
+            await periodic.run()
+            metrics.job_runs.labels(kind=periodic.name, outcome="succeeded").inc()
+        except Exception:
+            logger.exception("periodic job %s failed", periodic.name)
+            metrics.job_runs.labels(kind=periodic.name, outcome="failed").inc()
+        return True

@@ -1,0 +1,30 @@
+"""Checks on free text from clients."""
+
+import re
+
+from server.core.errors import InvalidInput
+
+
+class RememberingPattern:
+    """A pattern that remembers the texts it matched: a batch repeats a handful of
+    names thousands of times. Bounded, as the texts come from clients."""
+
+    def __init__(self, pattern: re.Pattern[str], *, kept: int = 10_000) -> None:
+        self._pattern = pattern
+        self._kept = kept
+        self._matched: set[str] = set()
+
+    def fullmatch(self, text: str) -> bool:
+        if text in self._matched:
+            return True
+        if not self._pattern.fullmatch(text):
+            return False
+        if len(self._matched) < self._kept:
+            self._matched.add(text)
+        return True
+
+
+def refuse_nul(value: str | None, *, field: str) -> None:
+    """PostgreSQL can neither store nor compare text holding U+0000: bad input."""
+    if value is not None and "\x00" in value:
+        raise InvalidInput(f"{field} may not hold a NUL character", field=field)

@@ -1,0 +1,240 @@
+"""GraphQL over HTTP: GET and POST, answered straight on the ASGI interface.
+
+Follows the GraphQL-over-HTTP specification: ``application/json`` POST bodies
+only (``text/plain`` and form posts, which browsers send cross-site without a
+preflight, are refused with 415), queries but never mutations over GET (405),
+and the ``application/graphql-response+json`` media type with a 400 status for
+a request that could not be executed, when the client accepts it.
+
+Strawberry's HTTP view does the same through request and response adapters,
+which cost about as much as executing a small query; this endpoint reads the
+request and writes the response itself and leaves execution to the schema.
+Websockets stay with Strawberry's view (``server.transport.http.OpsGraphView``).
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.datastructures import QueryParams
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+
+from schema.context import Context
+from schema.engine.errors import INTERNAL_MESSAGE
+from schema.engine.schema import OpsGraphSchema
+from server.core.auth import Principal
+from server.core.errors import ErrorCode, RateLimited
+from server.core.request_context import current_request_id
+from server.core.services import Services
+from server.transport.http import BodyTooLarge, authenticate, graphql_error_body, rate_limit_headers
+
+logger = logging.getLogger("opsgraph.http")
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+ALLOWED_OPERATIONS = {
+    "GET": (OperationType.QUERY,),
+    "POST": (OperationType.QUERY, OperationType.MUTATION),
+}
+
+
+class RequestRefused(Exception):
+    """A request that cannot be a GraphQL operation: answered with a status and a reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class GraphQLRequest:
+    query: str | None
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    extensions: dict[str, Any] | None
+
+    @classmethod
+    def from_mapping(cls, data: object) -> "GraphQLRequest":
+        if not isinstance(data, dict):
+            raise RequestRefused(400, "The request body must be one JSON object (no batches).")
+        return cls(
+            query=_member(data, "query", str, "a string"),
+            variables=_member(data, "variables", dict, "an object"),
+            operation_name=_member(data, "operationName", str, "a string"),
+            extensions=_member(data, "extensions", dict, "an object"),
+        )
+
+
+def _member(data: dict[str, Any], name: str, kind: type, described: str) -> Any:
+    value = data.get(name)
+    if value is not None and not isinstance(value, kind):
+        raise RequestRefused(400, f"The GraphQL operation's `{name}` must be {described} or null.")
+    return value
+
+
+class _Headers:
+    """The request's headers by lower-case name (ASGI gives them lower-cased)."""
+
+    def __init__(self, scope: Scope) -> None:
+        self._raw: dict[bytes, bytes] = dict(scope["headers"])
+
+    def get(self, name: bytes) -> str:
+        return self._raw.get(name, b"").decode("latin-1")
+
+
+class GraphQLEndpoint:
+    def __init__(self, schema: OpsGraphSchema, services: Services, *, ide_html: str | None) -> None:
+        self._schema = schema
+        self._services = services
+        self._ide_html = ide_html
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = _Headers(scope)
+        try:
+            response = await self._respond(scope, receive, headers)
+        except RequestRefused as refused:
+            response = PlainTextResponse(refused.reason, status_code=refused.status)
+        except BodyTooLarge:
+            raise  # answered by the middleware that enforces the limit
+        except Exception:
+            logger.exception("unexpected error serving a GraphQL request")
+            body = graphql_error_body(
+                INTERNAL_MESSAGE, ErrorCode.INTERNAL.value, current_request_id()
+            )
+            response = Response(body, 500, media_type="application/json")
+        await response(scope, receive, send)
+
+    async def _respond(self, scope: Scope, receive: Receive, headers: _Headers) -> Response:
+        method = scope["method"]
+        if method == "POST":
+            request = await _read_post(receive, headers)
+        elif method == "GET":
+            params = QueryParams(scope["query_string"])
+            if "query" not in params and _wants_html(headers):
+                return self._ide()
+            request = _read_get(params)
+        else:
+            raise RequestRefused(405, "GraphQL only supports GET and POST requests.")
+        principal, auth_error = await authenticate(self._services, headers.get(b"authorization"))
+        limit_headers, refusal = self._rate_limit(principal)
+        if refusal is not None:
+            return refusal
+        context = Context(
+            self._services,
+            request_id=current_request_id(),
+            principal=principal,
+            auth_error=auth_error,
+        )
+        try:
+            result = await self._execute(request, method, context)
+        finally:
+            await context.close()
+        return _graphql_response(result, headers.get(b"accept"), limit_headers)
+
+    async def _execute(
+        self, request: GraphQLRequest, method: str, context: Context
+    ) -> ExecutionResult:
+        try:
+            return await self._schema.execute(
+                request.query,
+                variable_values=request.variables,
+                context_value=context,
+                operation_name=request.operation_name,
+                allowed_operation_types=ALLOWED_OPERATIONS[method],
+                operation_extensions=request.extensions,
+            )
+        except MissingQueryError as error:
+            raise RequestRefused(400, "No GraphQL query found in the request") from error
+        except CannotGetOperationTypeError as error:
+            raise RequestRefused(400, error.as_http_error_reason()) from error
+        except InvalidOperationTypeError as error:
+            # GraphQL over HTTP: a mutation over GET is 405 Method Not Allowed.
+            raise RequestRefused(
+                405 if method == "GET" else 400, error.as_http_error_reason(method)
+            ) from error
+
+    def _rate_limit(self, principal: Principal | None) -> tuple[dict[str, str], Response | None]:
+        limiter = self._services.rate_limiter
+        if principal is None or not limiter.enabled:
+            return {}, None
+        status = limiter.hit(principal.key_id)
+        headers = rate_limit_headers(status)
+        if not status.exceeded:
+            return headers, None
+        error = RateLimited("rate limit exceeded", retry_after=status.reset_seconds)
+        body = graphql_error_body(error.message, error.code.value, current_request_id())
+        headers["Retry-After"] = str(error.retry_after)
+        return headers, Response(body, 429, headers, media_type="application/json")
+
+    def _ide(self) -> Response:
+        if self._ide_html is None:
+            raise RequestRefused(404, "Not Found")
+        return HTMLResponse(self._ide_html)
+
+
+async def _read_post(receive: Receive, headers: _Headers) -> GraphQLRequest:
+    # The media type only, compared exactly: parameters such as charset may follow.
+    media_type = headers.get(b"content-type").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise RequestRefused(
+            415, "POST bodies must be application/json (text/plain and forms are refused)"
+        )
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    try:
+        data = orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as error:
+        raise RequestRefused(400, "Unable to parse request body as JSON") from error
+    return GraphQLRequest.from_mapping(data)
+
+
+def _read_get(params: QueryParams) -> GraphQLRequest:
+    data: dict[str, Any] = dict(params)
+    for name in ("variables", "extensions"):
+        if data.get(name):
+            try:
+                data[name] = orjson.loads(data[name])
+            except orjson.JSONDecodeError as error:
+                raise RequestRefused(400, f"Unable to parse `{name}` as JSON") from error
+        else:
+            data.pop(name, None)
+    return GraphQLRequest.from_mapping(data)
+
+
+def _wants_html(headers: _Headers) -> bool:
+    accept = headers.get(b"accept")
+    return "text/html" in accept or "*/*" in accept
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Parse, validation and variable errors: nothing was executed."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or [])
+    )
+
+
+def _graphql_response(result: ExecutionResult, accept: str, headers: dict[str, str]) -> Response:
+    body: dict[str, Any] = {}
+    request_error = is_request_error(result)
+    if not request_error:
+        body["data"] = result.data
+    if result.errors:
+        body["errors"] = [error.formatted for error in result.errors]
+    status = 200
+    media_type = "application/json"
+    if GRAPHQL_RESPONSE_JSON in accept:
+        media_type = GRAPHQL_RESPONSE_JSON
+        status = 400 if request_error else 200
+    return Response(orjson.dumps(body), status, headers, media_type=media_type)
