@@ -56,9 +56,9 @@ from server.core.clock import FrozenClock
 from server.core.matchers import Matcher, MatchOp
 from server.core.services import Services
 from server.core.settings import Settings
-from server.slo import policies, sweep
+from server.slo import service as slo
+from server.slo import sweep
 from server.slo.models import SloEvaluation, SloRollup
-from server.slo.sli import Comparator, SliKind
 from server.transport.cli import migrate
 from server.transport.composition import build_services
 
@@ -103,24 +103,26 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def policy_drafts(service: str) -> list[policies.PolicyDraft]:
+def policy_drafts(service: str) -> list[slo.PolicyDraft]:
     pay = [Matcher("route", MatchOp.EQ, "/pay")]
     checkout_routes = [Matcher("route", MatchOp.RE, "/pay|/cart")]
 
-    def draft(name: str, sli: policies.SliDraft) -> policies.PolicyDraft:
-        return policies.PolicyDraft(service, name, 99.9, WINDOW_DAYS, sli)
+    def draft(name: str, sli: slo.SliDraft) -> slo.PolicyDraft:
+        return slo.PolicyDraft(service, name, 99.9, WINDOW_DAYS, sli)
 
     return [
         draft(
             "availability",
-            policies.SliDraft(
-                SliKind.RATIO, good_signal="http_requests_good", total_signal="http_requests_total"
+            slo.SliDraft(
+                slo.SliKind.RATIO,
+                good_signal="http_requests_good",
+                total_signal="http_requests_total",
             ),
         ),
         draft(
             "pay availability",
-            policies.SliDraft(
-                SliKind.RATIO,
+            slo.SliDraft(
+                slo.SliKind.RATIO,
                 good_signal="http_requests_good",
                 good_matchers=pay,
                 total_signal="http_requests_total",
@@ -129,18 +131,21 @@ def policy_drafts(service: str) -> list[policies.PolicyDraft]:
         ),
         draft(
             "latency 300ms",
-            policies.SliDraft(
-                SliKind.THRESHOLD, signal="latency_ms", threshold=300, comparator=Comparator.LTE
+            slo.SliDraft(
+                slo.SliKind.THRESHOLD,
+                signal="latency_ms",
+                threshold=300,
+                comparator=slo.Comparator.LTE,
             ),
         ),
         draft(
             "checkout latency 1s",
-            policies.SliDraft(
-                SliKind.THRESHOLD,
+            slo.SliDraft(
+                slo.SliKind.THRESHOLD,
                 signal="latency_ms",
                 matchers=checkout_routes,
                 threshold=500,
-                comparator=Comparator.LT,
+                comparator=slo.Comparator.LT,
             ),
         ),
     ]
@@ -152,7 +157,7 @@ async def create_policies(services: Services, workspace_id: int, service_count: 
     async with services.db.transaction() as session:
         for number in range(service_count):
             for draft in policy_drafts(f"svc-{number:04d}"):
-                await policies.create(session, workspace_id=workspace_id, draft=draft, now=now)
+                await slo.create_policy(session, workspace_id=workspace_id, draft=draft, now=now)
                 created += 1
     return created
 

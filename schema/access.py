@@ -10,8 +10,6 @@ from schema.ids import parse_id
 from schema.pagination import Connection, connection
 from schema.permissions import IsAdmin, IsAuthenticated
 from server.access import service as access_service
-from server.access.models import ApiKey as ApiKeyRow
-from server.access.models import Workspace as WorkspaceRow
 from server.core.auth import Permission
 from server.core.roles import Role as RoleEnum
 
@@ -25,7 +23,7 @@ class WorkspaceType:
     created_at: datetime
 
     @classmethod
-    def from_model(cls, row: WorkspaceRow) -> "WorkspaceType":
+    def from_model(cls, row: access_service.Workspace) -> "WorkspaceType":
         return cls(id=strawberry.ID(str(row.id)), name=row.name, created_at=row.created_at)
 
 
@@ -40,7 +38,7 @@ class ApiKeyType:
     revoked_at: datetime | None
 
     @classmethod
-    def from_model(cls, row: ApiKeyRow) -> "ApiKeyType":
+    def from_model(cls, row: access_service.ApiKey) -> "ApiKeyType":
         return cls(
             id=strawberry.ID(str(row.id)),
             name=row.name,
@@ -103,10 +101,8 @@ class AccessQuery:
     async def api_keys(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[ApiKeyType]:
-        query = access_service.api_keys_query(workspace_id=info.context.principal.workspace_id)
-        return await connection(
-            info, query, [ApiKeyRow.id], ApiKeyType.from_model, first=first, after=after
-        )
+        listing = access_service.list_api_keys(workspace_id=info.context.principal.workspace_id)
+        return await connection(info, listing, ApiKeyType.from_model, first=first, after=after)
 
 
 @strawberry.type

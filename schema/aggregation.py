@@ -11,9 +11,7 @@ from schema.ids import parse_id, to_id
 from schema.matchers import MatcherInput, MatcherType, to_matchers
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
-from server.alerts import aggregation
-from server.alerts.models import AggregationRule as AggregationRuleRow
-from server.alerts.models import AlertGroup as AlertGroupRow
+from server.alerts import service as alerts
 from server.core.auth import Permission
 from server.core.matchers import Matcher
 
@@ -32,8 +30,8 @@ class AggregationRuleInput:
         default=None, description="Which alerts the rule groups; all when left out."
     )
 
-    def to_draft(self) -> aggregation.AggregationRuleDraft:
-        return aggregation.AggregationRuleDraft(
+    def to_draft(self) -> alerts.AggregationRuleDraft:
+        return alerts.AggregationRuleDraft(
             name=self.name,
             group_by=self.group_by,
             window_seconds=self.window_seconds,
@@ -54,7 +52,7 @@ class AggregationRuleType:
     updated_at: datetime
 
     @classmethod
-    def from_model(cls, row: AggregationRuleRow) -> "AggregationRuleType":
+    def from_model(cls, row: alerts.AggregationRule) -> "AggregationRuleType":
         return cls(
             id=to_id(row.id),
             name=row.name,
@@ -82,7 +80,7 @@ class AlertGroup:
     last_alert_at: datetime
 
     @classmethod
-    def from_model(cls, row: AlertGroupRow, window_seconds: int) -> "AlertGroup":
+    def from_model(cls, row: alerts.AlertGroup, window_seconds: int) -> "AlertGroup":
         return cls(
             id=to_id(row.id),
             rule_id=to_id(row.rule_id),
@@ -104,14 +102,9 @@ class AggregationQuery:
     async def aggregation_rules(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AggregationRuleType]:
-        query = aggregation.rules_query(workspace_id=info.context.principal.workspace_id)
+        listing = alerts.list_aggregation_rules(workspace_id=info.context.principal.workspace_id)
         return await connection(
-            info,
-            query,
-            [AggregationRuleRow.id],
-            AggregationRuleType.from_model,
-            first=first,
-            after=after,
+            info, listing, AggregationRuleType.from_model, first=first, after=after
         )
 
     @strawberry.field(permission_classes=[CanRead], description="Newest first.")
@@ -123,18 +116,16 @@ class AggregationQuery:
         after: str | None = None,
     ) -> Connection[AlertGroup]:
         context = info.context
-        workspace_id = context.principal.workspace_id
-        query = aggregation.groups_query(
-            workspace_id=workspace_id,
-            rule_id=parse_id(rule_id, field="ruleId") if rule_id is not None else None,
-        )
         async with context.session() as session:
-            windows = await aggregation.rule_windows(session, workspace_id=workspace_id)
+            groups = await alerts.list_alert_groups(
+                session,
+                workspace_id=context.principal.workspace_id,
+                rule_id=parse_id(rule_id, field="ruleId") if rule_id is not None else None,
+            )
         return await connection(
             info,
-            query,
-            [AlertGroupRow.id],
-            lambda row: AlertGroup.from_model(row, windows[row.rule_id]),
+            groups.listing,
+            lambda row: AlertGroup.from_model(row, groups.window_seconds[row.rule_id]),
             first=first,
             after=after,
         )
@@ -151,7 +142,7 @@ class AggregationMutation:
         self, info: Info, input: AggregationRuleInput
     ) -> AggregationRuleType:
         async with info.context.session() as session:
-            rule = await aggregation.create(
+            rule = await alerts.create_aggregation_rule(
                 session,
                 workspace_id=_workspace(info),
                 draft=input.to_draft(),
@@ -166,7 +157,7 @@ class AggregationMutation:
         self, info: Info, id: strawberry.ID, input: AggregationRuleInput
     ) -> AggregationRuleType:
         async with info.context.session() as session:
-            rule = await aggregation.update_rule(
+            rule = await alerts.update_aggregation_rule(
                 session,
                 workspace_id=_workspace(info),
                 rule_id=parse_id(id),
@@ -178,7 +169,7 @@ class AggregationMutation:
     @audited_mutation(Permission.OBSERVABILITY_WRITE, description="Delete a rule and its groups.")
     async def delete_aggregation_rule(self, info: Info, id: strawberry.ID) -> AggregationRuleType:
         async with info.context.session() as session:
-            rule = await aggregation.delete_rule(
+            rule = await alerts.delete_aggregation_rule(
                 session, workspace_id=_workspace(info), rule_id=parse_id(id)
             )
         return AggregationRuleType.from_model(rule)

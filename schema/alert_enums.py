@@ -2,8 +2,8 @@
 
 import strawberry
 
-from server.alerts import drafts
+from server.alerts import service as alerts
 
-Severity = strawberry.enum(drafts.Severity, name="Severity")
-AlertSource = strawberry.enum(drafts.AlertSource, name="AlertSource")
-AlertStatus = strawberry.enum(drafts.AlertStatus, name="AlertStatus")
+Severity = strawberry.enum(alerts.Severity, name="Severity")
+AlertSource = strawberry.enum(alerts.AlertSource, name="AlertSource")
+AlertStatus = strawberry.enum(alerts.AlertStatus, name="AlertStatus")

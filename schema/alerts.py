@@ -1,6 +1,6 @@
 """Alerts: raising (deduplicated), the lifecycle, listing and the SLA overview."""
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,13 +18,9 @@ from schema.ids import parse_id, to_id
 from schema.matchers import MatcherInput, to_matchers
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
-from server.alerts import drafts, lifecycle, queries, raising
-from server.alerts.drafts import AlertDraft
-from server.alerts.models import Alert as AlertRow
+from server.alerts import service as alerts
 from server.core.auth import Permission
-from server.core.events import service as events
-from server.core.events.service import EventRecord, Stream
-from server.core.matchers import check_patterns_in_database
+from server.core.events.service import EventRecord
 
 
 @strawberry.input
@@ -46,10 +42,10 @@ def _alert_from_input(cls: type, value: Mapping[str, Any], _context: InputContex
     return cls(
         service=value["service"],
         summary=value["summary"],
-        severity=drafts.Severity(value["severity"]),
+        severity=alerts.Severity(value["severity"]),
         labels=value.get("labels"),
         fingerprint=value.get("fingerprint"),
-        source=drafts.AlertSource(source) if source is not None else None,
+        source=alerts.AlertSource(source) if source is not None else None,
     )
 
 
@@ -72,8 +68,8 @@ class AlertFilter:
         default=None, description="Case-insensitive text in the summary."
     )
 
-    def to_filter(self) -> queries.AlertFilter:
-        return queries.AlertFilter(
+    def to_filter(self) -> alerts.AlertFilter:
+        return alerts.AlertFilter(
             service=self.service,
             statuses=list(self.status or []),
             severities=list(self.severity or []),
@@ -86,13 +82,9 @@ class AlertFilter:
 
 async def _load_timelines(context: Context, alert_ids: list[int]) -> list[list[EventRecord]]:
     async with context.session() as session:
-        timelines = await events.subject_events(
-            session,
-            workspace_id=context.principal.workspace_id,
-            stream=Stream.ALERT,
-            subject_ids=alert_ids,
+        return await alerts.alert_timelines(
+            session, workspace_id=context.principal.workspace_id, alert_ids=alert_ids
         )
-    return [timelines[alert_id] for alert_id in alert_ids]
 
 
 @strawberry.type(name="Alert")
@@ -136,15 +128,15 @@ class AlertType:
         return [EventEnvelope.from_record(record) for record in records]
 
     @classmethod
-    def from_model(cls, row: AlertRow) -> "AlertType":
+    def from_model(cls, row: alerts.Alert) -> "AlertType":
         return cls(
             id=to_id(row.id),
             fingerprint=row.fingerprint,
             service=row.service,
             summary=row.summary,
-            severity=drafts.Severity(row.severity),
-            status=drafts.AlertStatus(row.status),
-            source=drafts.AlertSource(row.source),
+            severity=alerts.Severity(row.severity),
+            status=alerts.AlertStatus(row.status),
+            source=alerts.AlertSource(row.source),
             labels=JSON(row.labels),
             occurrence_count=row.occurrence_count,
             silenced=row.silenced,
@@ -185,55 +177,11 @@ class SlaOverview:
         description="timeoutEscalated / total; null without alerts."
     )
 
-
-@strawberry.type
-class AlertQuery:
-    @strawberry.field(permission_classes=[CanRead], description="Newest first.")
-    async def alerts(
-        self,
-        info: Info,
-        filter: AlertFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[AlertType]:
-        context = info.context
-        given = (filter or AlertFilter()).to_filter()
-        query = queries.alerts_query(workspace_id=context.principal.workspace_id, filter_=given)
-        async with context.session() as session:
-            await check_patterns_in_database(session, given.matchers, field="filter.labels")
-        return await connection(
-            info, query, [AlertRow.id], AlertType.from_model, first=first, after=after
-        )
-
-    @strawberry.field(permission_classes=[CanRead])
-    async def alert(self, info: Info, id: strawberry.ID) -> AlertType | None:
-        context = info.context
-        async with context.session() as session:
-            row = await session.scalar(
-                queries.alerts_query(
-                    workspace_id=context.principal.workspace_id, filter_=queries.AlertFilter()
-                ).where(AlertRow.id == parse_id(id))
-            )
-        return AlertType.from_model(row) if row else None
-
-    @strawberry.field(permission_classes=[CanRead])
-    async def sla_overview(
-        self,
-        info: Info,
-        from_: Annotated[datetime, strawberry.argument(name="from")],
-        to: datetime,
-        service: str | None = None,
-    ) -> SlaOverview:
-        context = info.context
-        async with context.session() as session:
-            figures = await queries.sla_overview(
-                session,
-                workspace_id=context.principal.workspace_id,
-                from_=from_,
-                to=to,
-                service=service,
-            )
-        return SlaOverview(
+    @classmethod
+    def from_figures(
+        cls, figures: alerts.SlaFigures, *, from_: datetime, to: datetime, service: str | None
+    ) -> "SlaOverview":
+        return cls(
             from_=from_.astimezone(UTC),
             to=to.astimezone(UTC),
             service=service,
@@ -248,25 +196,63 @@ class AlertQuery:
         )
 
 
-async def _raise(info: Info, validated: list[AlertDraft]) -> list[AlertType]:
-    context = info.context
-    async with context.session() as session:
-        alerts = await raising.raise_alerts(
-            session,
-            workspace_id=context.principal.workspace_id,
-            drafts=validated,
-            now=context.services.clock.now(),
-        )
-    return [AlertType.from_model(alert) for alert in alerts]
+@strawberry.type
+class AlertQuery:
+    @strawberry.field(permission_classes=[CanRead], description="Newest first.")
+    async def alerts(
+        self,
+        info: Info,
+        filter: AlertFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AlertType]:
+        context = info.context
+        async with context.session() as session:
+            listing = await alerts.list_alerts(
+                session,
+                workspace_id=context.principal.workspace_id,
+                filter_=(filter or AlertFilter()).to_filter(),
+            )
+        return await connection(info, listing, AlertType.from_model, first=first, after=after)
+
+    @strawberry.field(permission_classes=[CanRead])
+    async def alert(self, info: Info, id: strawberry.ID) -> AlertType | None:
+        context = info.context
+        async with context.session() as session:
+            row = await alerts.find_alert(
+                session, workspace_id=context.principal.workspace_id, alert_id=parse_id(id)
+            )
+        return AlertType.from_model(row) if row else None
+
+    @strawberry.field(permission_classes=[CanRead])
+    async def sla_overview(
+        self,
+        info: Info,
+        from_: Annotated[datetime, strawberry.argument(name="from")],
+        to: datetime,
+        service: str | None = None,
+    ) -> SlaOverview:
+        context = info.context
+        async with context.session() as session:
+            figures = await alerts.sla_overview(
+                session,
+                workspace_id=context.principal.workspace_id,
+                from_=from_,
+                to=to,
+                service=service,
+            )
+        return SlaOverview.from_figures(figures, from_=from_, to=to, service=service)
 
 
-async def _transition(info: Info, transition: lifecycle.Transition, id: strawberry.ID) -> AlertType:
+_Transition = Callable[..., Awaitable[alerts.Alert]]
+
+
+async def _transition(info: Info, transition: _Transition, id: strawberry.ID) -> AlertType:
     context = info.context
     principal = context.principal
     async with context.session() as session:
-        alert = await lifecycle.apply(
+        alert = await transition(
             session,
-            transition,
             workspace_id=principal.workspace_id,
             alert_id=parse_id(id),
             actor=principal.key_name,
@@ -282,26 +268,42 @@ class AlertMutation:
         description="Raise an alert; an open alert with the same fingerprint is updated.",
     )
     async def raise_alert(self, info: Info, input: AlertInput) -> AlertType:
-        return (await _raise(info, [drafts.validate_draft(input, field="input")]))[0]
+        context = info.context
+        async with context.session() as session:
+            alert = await alerts.raise_alert(
+                session,
+                workspace_id=context.principal.workspace_id,
+                item=input,
+                now=context.services.clock.now(),
+            )
+        return AlertType.from_model(alert)
 
     @audited_mutation(
         Permission.OBSERVABILITY_WRITE,
         description="Raise a batch of alerts (all or none): one alert per input, in order.",
     )
     async def raise_alerts(self, info: Info, inputs: list[AlertInput]) -> list[AlertType]:
-        limit = info.context.services.settings.max_alert_batch
-        return await _raise(info, drafts.validate_drafts(inputs, max_batch=limit, field="inputs"))
+        context = info.context
+        async with context.session() as session:
+            raised = await alerts.raise_alerts(
+                session,
+                workspace_id=context.principal.workspace_id,
+                items=inputs,
+                max_batch=context.services.settings.max_alert_batch,
+                now=context.services.clock.now(),
+            )
+        return [AlertType.from_model(alert) for alert in raised]
 
     @audited_mutation(Permission.OBSERVABILITY_WRITE, description="FIRING -> ACKNOWLEDGED.")
     async def acknowledge_alert(self, info: Info, id: strawberry.ID) -> AlertType:
-        return await _transition(info, lifecycle.ACKNOWLEDGE, id)
+        return await _transition(info, alerts.acknowledge, id)
 
     @audited_mutation(
         Permission.OBSERVABILITY_WRITE, description="FIRING or ACKNOWLEDGED -> RESOLVED."
     )
     async def resolve_alert(self, info: Info, id: strawberry.ID) -> AlertType:
-        return await _transition(info, lifecycle.RESOLVE, id)
+        return await _transition(info, alerts.resolve, id)
 
     @audited_mutation(Permission.OBSERVABILITY_WRITE, description="RESOLVED -> CLOSED.")
     async def close_alert(self, info: Info, id: strawberry.ID) -> AlertType:
-        return await _transition(info, lifecycle.CLOSE, id)
+        return await _transition(info, alerts.close, id)

@@ -10,7 +10,6 @@ from schema.ids import to_id
 from schema.pagination import Connection, connection
 from schema.permissions import IsAdmin
 from server.audit import service as audit_service
-from server.audit.models import AuditEntry as AuditEntryRow
 
 
 @strawberry.type(name="AuditEntry")
@@ -27,7 +26,7 @@ class AuditEntryType:
     created_at: datetime
 
     @classmethod
-    def from_model(cls, row: AuditEntryRow) -> "AuditEntryType":
+    def from_model(cls, row: audit_service.AuditEntry) -> "AuditEntryType":
         return cls(
             id=to_id(row.id),
             actor_key_id=to_id(row.actor_key_id) if row.actor_key_id is not None else None,
@@ -48,7 +47,5 @@ class AuditQuery:
     async def audit_log(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[AuditEntryType]:
-        query = audit_service.audit_log_query(workspace_id=info.context.principal.workspace_id)
-        return await connection(
-            info, query, [AuditEntryRow.id], AuditEntryType.from_model, first=first, after=after
-        )
+        listing = audit_service.list_audit_log(workspace_id=info.context.principal.workspace_id)
+        return await connection(info, listing, AuditEntryType.from_model, first=first, after=after)

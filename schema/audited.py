@@ -13,7 +13,6 @@ from strawberry.types.base import StrawberryObjectDefinition
 
 from schema.context import Context, Info
 from server.audit import service as audit_service
-from server.audit.redaction import MAX_ITEMS
 from server.core.auth import Permission, Principal
 from server.core.errors import ErrorCode, OpsGraphError
 
@@ -36,7 +35,7 @@ def plain(value: Any) -> Any:
         # The audit log keeps only the first MAX_ITEMS items (see redact) and the
         # count of the rest: converting all 10,000 signals of a batch cost 15 %
         # of ingestSignals. The placeholders keep the length for that count.
-        head = [plain(item) for item in value[:MAX_ITEMS]]
+        head = [plain(item) for item in value[: audit_service.MAX_ITEMS]]
         return head + [None] * (len(value) - len(head))
     if isinstance(value, enum.Enum):
         return value.name

@@ -4,6 +4,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, Hashable
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import strawberry
 from strawberry.scalars import JSON
@@ -12,18 +13,25 @@ from schema.alert_enums import Severity
 from schema.context import Info
 from schema.ids import parse_id
 from schema.permissions import CanRead
-from server.alerts.events import AlertEventType
+from server.alerts import service as alert_service
 from server.core.errors import InvalidInput
 from server.core.events import service as events
+from server.core.events.feed import EventFeed
 from server.core.events.service import EventRecord, Stream
 from server.core.events.stream import Scope, follow
 from server.core.tasks import service as task_service
-from server.slo.evaluation import SloEventType
+from server.slo import service as slo_service
 
 #: Every event type of the alert stream, for checking a subscriber's filter.
+#: Every event type, by the subscription that carries it: the one list that the
+#: README and the clients' docs follow (tests/events/test_event_types.py).
 ALERT_STREAM_TYPES = frozenset(
-    [*(type_.value for type_ in AlertEventType), *(type_.value for type_ in SloEventType)]
+    [
+        *(type_.value for type_ in alert_service.AlertEventType),
+        *(type_.value for type_ in slo_service.SloEventType),
+    ]
 )
+TASK_STREAM_TYPES = frozenset(type_.value for type_ in task_service.TaskEventType)
 
 
 @strawberry.type
@@ -93,14 +101,24 @@ class SharedEnvelopes:
 #: Recent events kept shared; one still on its way to a subscriber that lags
 #: further behind is built again for it.
 ENVELOPES_KEPT = 1_024
-_shared_envelopes = SharedEnvelopes(capacity=ENVELOPES_KEPT)
+#: One cache per event feed, that is per app: cursors are numbered per database,
+#: so two apps in one process (replicas in a test) must not share envelopes.
+_shared_envelopes: WeakKeyDictionary[EventFeed, SharedEnvelopes] = WeakKeyDictionary()
+
+
+def _envelopes_of(feed: EventFeed) -> SharedEnvelopes:
+    found = _shared_envelopes.get(feed)
+    if found is None:
+        found = _shared_envelopes[feed] = SharedEnvelopes(capacity=ENVELOPES_KEPT)
+    return found
 
 
 async def _stream(info: Info, scope: Scope, after: str | None) -> AsyncGenerator[EventEnvelope]:
     services = info.context.services
     start = events.parse_cursor(after)
+    envelopes = _envelopes_of(services.feed)
     async for record in follow(services.db, services.feed, services.clock, scope, after=start):
-        yield _shared_envelopes.of(record)
+        yield envelopes.of(record)
 
 
 @strawberry.type

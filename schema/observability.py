@@ -8,9 +8,8 @@ from schema.alert_enums import Severity
 from schema.context import Info
 from schema.permissions import CanRead
 from schema.slo import SloStatus
-from server.alerts import queries as alert_queries
+from server.alerts import service as alert_service
 from server.signals import service as signal_service
-from server.slo import budget
 from server.slo import service as slo_service
 
 
@@ -35,7 +34,7 @@ class ServiceOverview:
     )
 
 
-def _empty(service: str, slo_status: budget.SloStatus | None) -> ServiceOverview:
+def _empty(service: str, slo_status: slo_service.SloStatus | None) -> ServiceOverview:
     return ServiceOverview(
         service=service,
         signal_count=0,
@@ -64,7 +63,7 @@ class ObservabilityQuery:
         workspace_id = context.principal.workspace_id
         async with context.session() as session:
             summaries = await signal_service.service_summaries(session, workspace_id=workspace_id)
-            open_counts = await alert_queries.open_alert_counts(session, workspace_id=workspace_id)
+            open_counts = await alert_service.open_alert_counts(session, workspace_id=workspace_id)
             slo_statuses = await slo_service.service_statuses(session, workspace_id=workspace_id)
         by_service = {
             s.service: ServiceOverview(

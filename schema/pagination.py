@@ -4,11 +4,10 @@ from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import strawberry
-from sqlalchemy import Select
 
 from schema.context import Info
 from server.core import pagination
-from server.core.pagination import Listing, OrderColumns, Page
+from server.core.pagination import Listing, Page
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT")
@@ -55,33 +54,21 @@ class Connection(Generic[NodeT]):
 
 async def connection(
     info: Info,
-    query: Select[RowT],
-    order: OrderColumns,
-    convert: Callable[[RowT], NodeT],
-    *,
-    first: int | None,
-    after: str | None,
-) -> Connection[NodeT]:
-    """One page of ``query``, newest first, as a connection; totalCount only on demand."""
-    context = info.context
-    request = context.page_request(first, after)
-    async with context.session() as session:
-        page = await pagination.paginate(session, query, order, request)
-
-    async def count_total() -> int:
-        async with context.session() as session:
-            return await pagination.count_rows(session, query)
-
-    return Connection.from_page(page, convert, count_total)
-
-
-async def listing_connection(
-    info: Info,
     listing: Listing[RowT],
     convert: Callable[[RowT], NodeT],
     *,
     first: int | None,
     after: str | None,
 ) -> Connection[NodeT]:
-    """One page of a domain's listing, newest first, as a connection."""
-    return await connection(info, listing.query, listing.order, convert, first=first, after=after)
+    """One page of a domain's listing, newest first, as a connection; totalCount
+    only on demand."""
+    context = info.context
+    request = context.page_request(first, after)
+    async with context.session() as session:
+        page = await pagination.paginate(session, listing.query, listing.order, request)
+
+    async def count_total() -> int:
+        async with context.session() as session:
+            return await pagination.count_rows(session, listing.query)
+
+    return Connection.from_page(page, convert, count_total)

@@ -1,5 +1,7 @@
 """The schema: per-domain roots merged into Query and Mutation."""
 
+from collections.abc import Iterable
+
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -8,12 +10,13 @@ from schema.aggregation import AggregationMutation, AggregationQuery
 from schema.alerts import AlertMutation, AlertQuery
 from schema.audit import AuditQuery
 from schema.engine.execution import OpsGraphExecutionContext
-from schema.engine.limits import validation_rules
+from schema.engine.extensions import ExtensionSpec
+from schema.engine.limits import limit_extensions
 from schema.engine.schema import OpsGraphSchema
 from schema.events import EventQuery, EventSubscription
 from schema.observability import ObservabilityQuery
 from schema.scalars import SCALAR_MAP
-from schema.signals import SignalMutation, SignalQuery
+from schema.signals import SignalMutation, SignalQuery, read_sample_times_leniently
 from schema.silences import SilenceMutation, SilenceQuery
 from schema.slo import SloMutation, SloQuery
 from schema.tasks import TaskMutation, TaskQuery
@@ -49,13 +52,16 @@ Mutation = merge_types(
 Subscription = merge_types("Subscription", (EventSubscription,))
 
 
-def build_schema(settings: Settings) -> OpsGraphSchema:
-    return OpsGraphSchema(
+def build_schema(settings: Settings, *, extensions: Iterable[ExtensionSpec] = ()) -> OpsGraphSchema:
+    """The schema with the settings' limits and the given schema extensions, each
+    of which the engine runs on every path or refuses here (schema.engine.extensions)."""
+    schema = OpsGraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        validation_rules=validation_rules(settings),
-        max_tokens=settings.max_tokens,
+        extensions=[*limit_extensions(settings), *extensions],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=OpsGraphExecutionContext,
     )
+    read_sample_times_leniently(schema)
+    return schema

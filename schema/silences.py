@@ -10,12 +10,11 @@ from schema.ids import parse_id, to_id
 from schema.matchers import MatcherInput, MatcherType, to_matchers
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
-from server.alerts import silences
-from server.alerts.models import SilenceRule as SilenceRuleRow
+from server.alerts import service as alerts
 from server.core.auth import Permission
 
-SilenceState = strawberry.enum(silences.SilenceState, name="SilenceState")
-Weekday = strawberry.enum(silences.Weekday, name="Weekday")
+SilenceState = strawberry.enum(alerts.SilenceState, name="SilenceState")
+Weekday = strawberry.enum(alerts.Weekday, name="Weekday")
 
 
 @strawberry.input(description="Weekly windows, in UTC, inside the rule's start and end.")
@@ -38,14 +37,14 @@ class SilenceRuleInput:
     comment: str | None = None
     recurrence: RecurrenceInput | None = None
 
-    def to_draft(self) -> silences.SilenceDraft:
+    def to_draft(self) -> alerts.SilenceDraft:
         recurrence = self.recurrence
-        return silences.SilenceDraft(
+        return alerts.SilenceDraft(
             matchers=to_matchers(self.matchers),
             ends_at=self.ends_at,
             starts_at=self.starts_at,
             comment=self.comment,
-            recurrence=silences.RecurrenceDraft(
+            recurrence=alerts.RecurrenceDraft(
                 weekdays=[int(day) for day in recurrence.weekdays],
                 start_time=recurrence.start_time,
                 duration_minutes=recurrence.duration_minutes,
@@ -62,10 +61,10 @@ class Recurrence:
     duration_minutes: int
 
     @classmethod
-    def from_recurrence(cls, recurrence: silences.Recurrence) -> "Recurrence":
+    def from_recurrence(cls, recurrence: alerts.Recurrence) -> "Recurrence":
         hours, minutes = divmod(recurrence.start_minute, 60)
         return cls(
-            weekdays=[silences.Weekday(day) for day in recurrence.weekdays],
+            weekdays=[alerts.Weekday(day) for day in recurrence.weekdays],
             start_time=f"{hours:02d}:{minutes:02d}",
             duration_minutes=recurrence.duration_minutes,
         )
@@ -89,11 +88,11 @@ class SilenceRuleType:
     )
 
     @classmethod
-    def from_model(cls, row: SilenceRuleRow, now: datetime) -> "SilenceRuleType":
-        recurrence = silences.rule_recurrence(row)
+    def from_model(cls, row: alerts.SilenceRule, now: datetime) -> "SilenceRuleType":
+        recurrence = alerts.rule_recurrence(row)
         return cls(
             id=to_id(row.id),
-            matchers=[MatcherType.from_matcher(m) for m in silences.rule_matchers(row)],
+            matchers=[MatcherType.from_matcher(m) for m in alerts.rule_matchers(row)],
             starts_at=row.starts_at,
             ends_at=row.ends_at,
             recurrence=Recurrence.from_recurrence(recurrence) if recurrence else None,
@@ -101,8 +100,8 @@ class SilenceRuleType:
             comment=row.comment,
             created_at=row.created_at,
             updated_at=row.updated_at,
-            state=silences.state_at(row, now),
-            silencing_now=silences.silences_at(row, now),
+            state=alerts.state_at(row, now),
+            silencing_now=alerts.silences_at(row, now),
         )
 
 
@@ -121,13 +120,12 @@ class SilenceQuery:
         after: str | None = None,
     ) -> Connection[SilenceRuleType]:
         now = _now(info)
-        query = silences.rules_query(
+        listing = alerts.list_silence_rules(
             workspace_id=info.context.principal.workspace_id, state=state, now=now
         )
         return await connection(
             info,
-            query,
-            [SilenceRuleRow.id],
+            listing,
             lambda row: SilenceRuleType.from_model(row, now),
             first=first,
             after=after,
@@ -137,10 +135,10 @@ class SilenceQuery:
     async def silence_rule(self, info: Info, id: strawberry.ID) -> SilenceRuleType | None:
         context = info.context
         async with context.session() as session:
-            row = await session.get(SilenceRuleRow, parse_id(id))
-        if row is None or row.workspace_id != context.principal.workspace_id:
-            return None
-        return SilenceRuleType.from_model(row, _now(info))
+            row = await alerts.find_silence_rule(
+                session, workspace_id=context.principal.workspace_id, rule_id=parse_id(id)
+            )
+        return SilenceRuleType.from_model(row, _now(info)) if row else None
 
 
 @strawberry.type
@@ -153,7 +151,7 @@ class SilenceMutation:
         context = info.context
         now = _now(info)
         async with context.session() as session:
-            rule = await silences.create(
+            rule = await alerts.create_silence_rule(
                 session,
                 workspace_id=context.principal.workspace_id,
                 draft=input.to_draft(),
@@ -169,7 +167,7 @@ class SilenceMutation:
         context = info.context
         now = _now(info)
         async with context.session() as session:
-            rule = await silences.update_rule(
+            rule = await alerts.update_silence_rule(
                 session,
                 workspace_id=context.principal.workspace_id,
                 rule_id=parse_id(id),
@@ -183,7 +181,7 @@ class SilenceMutation:
         context = info.context
         now = _now(info)
         async with context.session() as session:
-            rule = await silences.expire(
+            rule = await alerts.expire_silence_rule(
                 session, workspace_id=context.principal.workspace_id, rule_id=parse_id(id), now=now
             )
         return SilenceRuleType.from_model(rule, now)
@@ -193,7 +191,7 @@ class SilenceMutation:
         context = info.context
         now = _now(info)
         async with context.session() as session:
-            rule = await silences.delete_rule(
+            rule = await alerts.delete_silence_rule(
                 session, workspace_id=context.principal.workspace_id, rule_id=parse_id(id), now=now
             )
         return SilenceRuleType.from_model(rule, now)

@@ -14,19 +14,13 @@ from schema.pagination import Connection, connection
 from schema.permissions import CanRead
 from schema.tasks import TaskType, start_task
 from server.core.auth import Permission
-from server.slo import budget, policies, service
-from server.slo import sweep as slo_sweep
-from server.slo.models import SloEvaluation as SloEvaluationRow
-from server.slo.models import SloPolicy as SloPolicyRow
-from server.slo.sli import Comparator as ComparatorEnum
-from server.slo.sli import RatioSli, Selector
-from server.slo.sli import SliKind as SliKindEnum
+from server.slo import service as slo
 
-SliKind = strawberry.enum(SliKindEnum, name="SliKind")
-Comparator = strawberry.enum(ComparatorEnum, name="Comparator")
-SloStatus = strawberry.enum(budget.SloStatus, name="SloStatus")
-OnExhausted = strawberry.enum(policies.OnExhausted, name="OnExhausted")
-BudgetPolicyState = strawberry.enum(policies.BudgetPolicyState, name="BudgetPolicyState")
+SliKind = strawberry.enum(slo.SliKind, name="SliKind")
+Comparator = strawberry.enum(slo.Comparator, name="Comparator")
+SloStatus = strawberry.enum(slo.SloStatus, name="SloStatus")
+OnExhausted = strawberry.enum(slo.OnExhausted, name="OnExhausted")
+BudgetPolicyState = strawberry.enum(slo.BudgetPolicyState, name="BudgetPolicyState")
 
 
 @strawberry.input(
@@ -46,9 +40,9 @@ class SliInput:
         default=None, description="A good sample has `value <comparator> threshold`."
     )
 
-    def to_draft(self) -> policies.SliDraft:
-        return policies.SliDraft(
-            kind=SliKindEnum(self.kind),
+    def to_draft(self) -> slo.SliDraft:
+        return slo.SliDraft(
+            kind=slo.SliKind(self.kind),
             good_signal=self.good_signal,
             good_matchers=to_matchers(self.good_matchers),
             total_signal=self.total_signal,
@@ -56,7 +50,7 @@ class SliInput:
             signal=self.signal,
             matchers=to_matchers(self.matchers),
             threshold=self.threshold,
-            comparator=ComparatorEnum(self.comparator) if self.comparator else None,
+            comparator=slo.Comparator(self.comparator) if self.comparator else None,
         )
 
 
@@ -69,18 +63,18 @@ class SloPolicyInput:
     sli: SliInput
     on_exhausted: OnExhausted = OnExhausted.NONE  # type: ignore[valid-type]
 
-    def to_draft(self) -> policies.PolicyDraft:
-        return policies.PolicyDraft(
+    def to_draft(self) -> slo.PolicyDraft:
+        return slo.PolicyDraft(
             service=self.service,
             name=self.name,
             objective=self.objective,
             window_days=self.window_days,
             sli=self.sli.to_draft(),
-            on_exhausted=policies.OnExhausted(self.on_exhausted),
+            on_exhausted=slo.OnExhausted(self.on_exhausted),
         )
 
 
-def _matchers(selector: Selector | None) -> list[MatcherType] | None:
+def _matchers(selector: slo.Selector | None) -> list[MatcherType] | None:
     return None if selector is None else [MatcherType.from_matcher(m) for m in selector.matchers]
 
 
@@ -97,10 +91,10 @@ class SliType:
     comparator: Comparator | None  # type: ignore[valid-type]
 
     @classmethod
-    def from_model(cls, row: SloPolicyRow) -> "SliType":
-        sli = policies.policy_sli(row)
-        ratio = sli if isinstance(sli, RatioSli) else None
-        threshold = None if isinstance(sli, RatioSli) else sli
+    def from_model(cls, row: slo.SloPolicy) -> "SliType":
+        sli = slo.policy_sli(row)
+        ratio = sli if isinstance(sli, slo.RatioSli) else None
+        threshold = None if isinstance(sli, slo.RatioSli) else sli
         return cls(
             kind=sli.kind,
             good_signal=ratio.good.signal if ratio else None,
@@ -148,7 +142,7 @@ class SloEvaluationType:
     )
 
     @classmethod
-    def from_model(cls, row: SloEvaluationRow) -> "SloEvaluationType":
+    def from_model(cls, row: slo.SloEvaluation) -> "SloEvaluationType":
         return cls(
             id=to_id(row.id),
             policy_id=to_id(row.policy_id),
@@ -162,14 +156,14 @@ class SloEvaluationType:
             budget_consumed=row.budget_consumed,
             burn_rates=[BurnRate(window=r["window"], rate=r["rate"]) for r in row.burn_rates],
             firing_pairs=list(row.firing_pairs),
-            status=budget.SloStatus(row.status),
+            status=slo.SloStatus(row.status),
             look_back=row.look_back,
         )
 
 
-async def _load_evaluations(context: Context, ids: list[int]) -> list[SloEvaluationRow | None]:
+async def _load_evaluations(context: Context, ids: list[int]) -> list[slo.SloEvaluation | None]:
     async with context.session() as session:
-        found = await service.evaluations_by_id(
+        found = await slo.evaluations_by_id(
             session, workspace_id=context.principal.workspace_id, ids=ids
         )
     return [found.get(evaluation_id) for evaluation_id in ids]
@@ -201,25 +195,25 @@ class SloPolicyType:
         if self.latest_evaluation_id is None:
             return None
         context = info.context
-        loader: DataLoader[int, SloEvaluationRow | None] = context.loader(
+        loader: DataLoader[int, slo.SloEvaluation | None] = context.loader(
             "slo_evaluations", lambda ids: _load_evaluations(context, ids)
         )
         row = await loader.load(self.latest_evaluation_id)
         return SloEvaluationType.from_model(row) if row else None
 
     @classmethod
-    def from_model(cls, row: SloPolicyRow) -> "SloPolicyType":
+    def from_model(cls, row: slo.SloPolicy) -> "SloPolicyType":
         return cls(
             id=to_id(row.id),
             service=row.service,
             name=row.name,
             objective=row.objective,
             window_days=row.window_days,
-            error_budget=float(budget.error_budget(row.objective)),
+            error_budget=float(slo.error_budget(row.objective)),
             sli=SliType.from_model(row),
-            on_exhausted=policies.OnExhausted(row.on_exhausted),
-            budget_policy_state=policies.BudgetPolicyState(row.budget_policy_state),
-            status=budget.SloStatus(row.latest_status) if row.latest_status else None,
+            on_exhausted=slo.OnExhausted(row.on_exhausted),
+            budget_policy_state=slo.BudgetPolicyState(row.budget_policy_state),
+            status=slo.SloStatus(row.latest_status) if row.latest_status else None,
             evaluated_at=row.latest_evaluated_at,
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -238,11 +232,11 @@ class SloPolicySummary:
     evaluated_at: datetime | None
 
     @classmethod
-    def from_summary(cls, summary: service.PolicySummary) -> "SloPolicySummary":
+    def from_summary(cls, summary: slo.PolicySummary) -> "SloPolicySummary":
         latest, fastest = summary.latest, summary.fastest_burn
         return cls(
             policy=SloPolicyType.from_model(summary.policy),
-            status=budget.SloStatus(latest.status) if latest else None,
+            status=summary.status,
             error_budget_remaining=latest.budget_remaining if latest else None,
             fastest_burn=BurnRate(window=fastest[0], rate=fastest[1]) if fastest else None,
             evaluated_at=latest.evaluated_at if latest else None,
@@ -264,18 +258,17 @@ class SloOverview:
     )
     not_evaluated: int = strawberry.field(description="Policies never evaluated yet.")
 
-
-def _overview(summaries: list[SloPolicySummary], now: datetime) -> SloOverview:
-    counts = dict.fromkeys(budget.SloStatus, 0)
-    for summary in summaries:
-        if summary.status is not None:
-            counts[summary.status] += 1
-    return SloOverview(
-        generated_at=now,
-        policies=summaries,
-        counts=[SloStatusCount(status=status, count=count) for status, count in counts.items()],
-        not_evaluated=sum(1 for summary in summaries if summary.status is None),
-    )
+    @classmethod
+    def from_overview(cls, overview: slo.Overview, now: datetime) -> "SloOverview":
+        return cls(
+            generated_at=now,
+            policies=[SloPolicySummary.from_summary(s) for s in overview.policies],
+            counts=[
+                SloStatusCount(status=status, count=count)
+                for status, count in overview.counts.items()
+            ],
+            not_evaluated=overview.not_evaluated,
+        )
 
 
 def _now(info: Info) -> datetime:
@@ -288,19 +281,15 @@ class SloQuery:
     async def slo_policies(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[SloPolicyType]:
-        query = policies.policies_query(workspace_id=info.context.principal.workspace_id)
-        return await connection(
-            info, query, [SloPolicyRow.id], SloPolicyType.from_model, first=first, after=after
-        )
+        listing = slo.list_policies(workspace_id=info.context.principal.workspace_id)
+        return await connection(info, listing, SloPolicyType.from_model, first=first, after=after)
 
     @strawberry.field(permission_classes=[CanRead])
     async def slo_policy(self, info: Info, id: strawberry.ID) -> SloPolicyType | None:
         context = info.context
         async with context.session() as session:
-            row = await session.scalar(
-                policies.policies_query(workspace_id=context.principal.workspace_id).where(
-                    SloPolicyRow.id == parse_id(id)
-                )
+            row = await slo.find_policy(
+                session, workspace_id=context.principal.workspace_id, policy_id=parse_id(id)
             )
         return SloPolicyType.from_model(row) if row else None
 
@@ -319,24 +308,23 @@ class SloQuery:
     ) -> Connection[SloEvaluationType]:
         context = info.context
         async with context.session() as session:
-            query = await service.evaluations_query(
+            listing = await slo.list_evaluations(
                 session,
                 workspace_id=context.principal.workspace_id,
                 policy_id=parse_id(policy_id, field="policyId"),
                 from_=from_,
                 to=to,
             )
-        order = [SloEvaluationRow.evaluated_at, SloEvaluationRow.id]
         return await connection(
-            info, query, order, SloEvaluationType.from_model, first=first, after=after
+            info, listing, SloEvaluationType.from_model, first=first, after=after
         )
 
     @strawberry.field(permission_classes=[CanRead], description="Every policy's newest state.")
     async def slo_overview(self, info: Info) -> SloOverview:
         context = info.context
         async with context.session() as session:
-            summaries = await service.overview(session, workspace_id=context.principal.workspace_id)
-        return _overview([SloPolicySummary.from_summary(s) for s in summaries], _now(info))
+            overview = await slo.overview(session, workspace_id=context.principal.workspace_id)
+        return SloOverview.from_overview(overview, _now(info))
 
 
 @strawberry.type
@@ -345,7 +333,7 @@ class SloMutation:
     async def create_slo_policy(self, info: Info, input: SloPolicyInput) -> SloPolicyType:
         context = info.context
         async with context.session() as session:
-            row = await policies.create(
+            row = await slo.create_policy(
                 session,
                 workspace_id=context.principal.workspace_id,
                 draft=input.to_draft(),
@@ -359,7 +347,7 @@ class SloMutation:
     ) -> SloPolicyType:
         context = info.context
         async with context.session() as session:
-            row = await policies.update_policy(
+            row = await slo.update_policy(
                 session,
                 workspace_id=context.principal.workspace_id,
                 policy_id=parse_id(id),
@@ -375,7 +363,7 @@ class SloMutation:
     async def delete_slo_policy(self, info: Info, id: strawberry.ID) -> SloPolicyType:
         context = info.context
         async with context.session() as session:
-            row = await service.delete(
+            row = await slo.delete_policy(
                 session,
                 workspace_id=context.principal.workspace_id,
                 policy_id=parse_id(id),
@@ -394,7 +382,7 @@ class SloMutation:
     ) -> SloEvaluationType:
         context = info.context
         async with context.session() as session:
-            row = await service.evaluate(
+            row = await slo.evaluate(
                 session,
                 workspace_id=context.principal.workspace_id,
                 policy_id=parse_id(policy_id, field="policyId"),
@@ -409,4 +397,4 @@ class SloMutation:
         "(the scheduled sweep does so every minute).",
     )
     async def start_slo_sweep(self, info: Info) -> TaskType:
-        return await start_task(info, slo_sweep.TASK_KIND)
+        return await start_task(info, slo.SWEEP_TASK_KIND)

@@ -12,8 +12,7 @@ from schema.pagination import Connection, connection
 from schema.permissions import CanRead
 from server.core.auth import Permission
 from server.core.tasks import service as task_service
-from server.core.tasks.models import Task as TaskRow
-from server.security import inspection
+from server.security import service as security_service
 
 TaskStatus = strawberry.enum(task_service.TaskStatus, name="TaskStatus")
 
@@ -33,7 +32,7 @@ class TaskType:
     finished_at: datetime | None
 
     @classmethod
-    def from_model(cls, row: TaskRow) -> "TaskType":
+    def from_model(cls, row: task_service.Task) -> "TaskType":
         return cls(
             id=to_id(row.id),
             kind=row.kind,
@@ -55,12 +54,9 @@ class TaskQuery:
     async def task(self, info: Info, id: strawberry.ID) -> TaskType | None:
         context = info.context
         async with context.session() as session:
-            rows = await session.scalars(
-                task_service.tasks_query(workspace_id=context.principal.workspace_id).where(
-                    TaskRow.id == parse_id(id)
-                )
+            row = await task_service.find_task(
+                session, workspace_id=context.principal.workspace_id, task_id=parse_id(id)
             )
-            row = rows.first()
         return TaskType.from_model(row) if row else None
 
     @strawberry.field(permission_classes=[CanRead])
@@ -71,12 +67,16 @@ class TaskQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[TaskType]:
-        query = task_service.tasks_query(
+        listing = task_service.list_tasks(
             workspace_id=info.context.principal.workspace_id, status=status
         )
-        return await connection(
-            info, query, [TaskRow.id], TaskType.from_model, first=first, after=after
-        )
+        return await connection(info, listing, TaskType.from_model, first=first, after=after)
+
+
+def _started(info: Info, task: task_service.Task) -> TaskType:
+    """A queued task as the mutation answers it; the runner wakes once it is committed."""
+    info.context.after_commit(info.context.services.runner.wake)
+    return TaskType.from_model(task)
 
 
 async def start_task(info: Info, kind: str) -> TaskType:
@@ -90,8 +90,7 @@ async def start_task(info: Info, kind: str) -> TaskType:
             created_by_key_id=context.principal.key_id,
             clock=context.services.clock,
         )
-    context.after_commit(context.services.runner.wake)
-    return TaskType.from_model(task)
+    return _started(info, task)
 
 
 @strawberry.type
@@ -112,4 +111,12 @@ class TaskMutation:
 
     @audited_mutation(Permission.ADMIN, description="Inspect keys and deployment settings.")
     async def start_security_inspection(self, info: Info) -> TaskType:
-        return await start_task(info, inspection.KIND)
+        context = info.context
+        async with context.session() as session:
+            task = await security_service.start_inspection(
+                session,
+                workspace_id=context.principal.workspace_id,
+                created_by_key_id=context.principal.key_id,
+                clock=context.services.clock,
+            )
+        return _started(info, task)

@@ -43,7 +43,7 @@ class DocumentPreparer:
         schema: GraphQLSchema,
         *,
         rules: Sequence[type[ASTValidationRule]],
-        max_tokens: int,
+        max_tokens: int | None,
     ) -> None:
         self._schema = schema
         self._rules = (*specified_rules, *rules)
@@ -79,7 +79,9 @@ class PreparedDocuments(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         # A text that does not parse is left to Strawberry, which reports the error.
-        context.parse_options["max_tokens"] = _preparer(context).max_tokens
+        max_tokens = _preparer(context).max_tokens
+        if max_tokens is not None:
+            context.parse_options["max_tokens"] = max_tokens
         if context.query is not None:
             context.graphql_document = _preparer(context).prepare(context.query).document
         yield

@@ -112,7 +112,7 @@ class CodedErrors(MaskErrors):
 
     def _process_result(self, result: object) -> None:
         # MaskErrors checks ``isinstance(result, <runtime-checkable Protocol>)``,
-        # ~20 µs a request on Python 3.11.
+        # which inspects every member of the protocol on each request.
         errors = getattr(result, "errors", None)
         if errors:
             result.errors = code_errors(errors)  # type: ignore[attr-defined]

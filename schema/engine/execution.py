@@ -2,13 +2,13 @@
 
 graphql-core 3.3 builds each subscription event's executor as a shallow copy of
 the subscription's, so every event adds an entry to one shared cache of
-sub-fields that lives as long as the subscription (about 1.5 KB per delivery).
-Entries are never reused across events, so each event starts with its own.
+sub-fields, which grows with every delivery for as long as the subscription
+lives. Entries are never reused across events, so each event starts with its own.
 
 An executor also keeps its resolver helpers, bound methods of itself: a
-reference cycle that leaves the executor and all it holds (about 55 objects
-for a small query) to the cyclic garbage collector, whose passes then stalled
-every request in flight. Built on access instead, they are freed at once.
+reference cycle that leaves the executor and everything it holds to the cyclic
+garbage collector, whose passes then stalled every request in flight. Built on
+access instead, they are freed at once.
 
 An event goes to every subscriber of its stream, most of whom ask for the same
 fields. An event payload that is shared (it has ``renders``) is executed once

@@ -1,17 +1,28 @@
-"""Query cost limits as validation rules, built once so that prepared documents stay cached."""
+"""Query cost limits as schema extensions, built once so that prepared documents stay cached.
 
-from graphql import ASTValidationRule
+The engine reads their validation rules and token limit when the schema is built
+(``schema.engine.extensions``); a depth or alias limiter built per operation
+would make a new rule class each time, and no prepared document would match it.
+"""
+
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 
 from server.core.settings import Settings
 
 
-def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+def limit_extensions(settings: Settings) -> list[SchemaExtension]:
+    extensions: list[SchemaExtension] = [
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        MaxTokensLimiter(max_token_count=settings.max_tokens),
     ]
     if not settings.introspection_enabled:
-        rules.append(NoSchemaIntrospectionCustomRule)
-    return rules
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return extensions

@@ -1,20 +1,22 @@
 """The schema's execution of operations.
 
 Strawberry runs every operation through its schema extensions: per request it
-builds each extension and a context manager per hook, which cost about 120 µs,
-three times graphql-core's own execution of a small query, and per subscription
-event again. Queries and mutations over HTTP, and valid subscriptions, therefore
-run here, straight on graphql-core, doing what the extensions did: the prepared
-(parsed, limited, validated) document from one cache, the operation duration
-metric, the coded and masked errors. Anything else over a websocket (a query,
-an invalid document) keeps the extension path, prepared from the same cache.
+builds each extension and a context manager per hook, and again per subscription
+event, which costs more than graphql-core's own execution of a small query.
+Queries and mutations over HTTP, and valid subscriptions, therefore run here,
+straight on graphql-core, doing what the extensions did: the prepared (parsed,
+limited, validated) document from one cache, the operation duration metric, the
+coded and masked errors. Anything else over a websocket (a query, an invalid
+document) keeps the extension path, prepared from the same cache. Schema
+extensions given to the schema are applied on every path or refused when it is
+built (``schema.engine.extensions``).
 """
 
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, execute, located_error, subscribe
+from graphql import DocumentNode, GraphQLError, execute, located_error, subscribe
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry import Schema
 from strawberry.exceptions import MissingQueryError
@@ -30,22 +32,22 @@ from strawberry.utils.operation import get_operation_type
 
 from schema.engine.documents import DocumentPreparer, PreparedDocuments, root_fields
 from schema.engine.errors import CodedErrors, code_errors, log_errors
+from schema.engine.extensions import ExtensionSpec, document_limits, refuse_operation_directives
 from server.core import metrics
 
 QUERIES_AND_MUTATIONS = (OperationType.QUERY, OperationType.MUTATION)
 
 
 class OpsGraphSchema(Schema):
-    def __init__(
-        self,
-        *,
-        validation_rules: Sequence[type[ASTValidationRule]],
-        max_tokens: int,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, extensions: Iterable[ExtensionSpec] = (), **kwargs: Any) -> None:
+        """Takes Strawberry's arguments. Of schema extensions, only those the engine
+        applies on every path (``schema.engine.extensions``); any other, and any
+        operation directive, raises UnsupportedExtensionError."""
+        limits = document_limits(extensions)
+        refuse_operation_directives(kwargs.get("directives", ()))
         super().__init__(extensions=[PreparedDocuments, CodedErrors], **kwargs)
         self.preparer = DocumentPreparer(
-            self._schema, rules=validation_rules, max_tokens=max_tokens
+            self._schema, rules=limits.validation_rules, max_tokens=limits.max_tokens
         )
 
     async def execute(  # noqa: PLR0917

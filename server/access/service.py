@@ -1,9 +1,13 @@
-"""Workspaces and API keys: creation, revocation, lookup."""
+"""The access domain's front door: workspaces and API keys (creation, revocation, lookup).
+
+Only the SHA-256 digest of a key's secret is stored; the secret is shown once.
+Other domains learn of keys through ``KeyFacts`` (``active_keys``), never the rows.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,10 +16,40 @@ from server.access.models import ApiKey, Workspace
 from server.core.clock import Clock
 from server.core.db import get_in_workspace
 from server.core.errors import Conflict, InvalidInput, NotFound
+from server.core.pagination import Listing
 from server.core.roles import Role
+
+__all__ = [
+    "ApiKey",
+    "IssuedKey",
+    "KeyFacts",
+    "Workspace",
+    "active_keys",
+    "bootstrap_admin_key",
+    "create_api_key",
+    "create_workspace",
+    "find_active_key",
+    "get_api_key",
+    "get_workspace",
+    "list_api_keys",
+    "revoke_api_key",
+    "touch_key",
+]
 
 DEFAULT_WORKSPACE = "default"
 MAX_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class KeyFacts:
+    """What other domains may know of an API key: never its secret or digest."""
+
+    id: int
+    name: str
+    role: Role
+    is_bootstrap: bool
+    created_at: datetime
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -116,8 +150,26 @@ async def revoke_api_key(
     return key
 
 
-def api_keys_query(*, workspace_id: int) -> Select[ApiKey]:
-    return select(ApiKey).where(ApiKey.workspace_id == workspace_id)
+def list_api_keys(*, workspace_id: int) -> Listing[ApiKey]:
+    return Listing(select(ApiKey).where(ApiKey.workspace_id == workspace_id), order=[ApiKey.id])
+
+
+async def active_keys(session: AsyncSession, *, workspace_id: int) -> list[KeyFacts]:
+    """The workspace's unrevoked keys, for the checks of a security inspection."""
+    keys = await session.scalars(
+        select(ApiKey).where(ApiKey.workspace_id == workspace_id, ApiKey.revoked_at.is_(None))
+    )
+    return [
+        KeyFacts(
+            id=key.id,
+            name=key.name,
+            role=Role(key.role),
+            is_bootstrap=key.is_bootstrap,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+        )
+        for key in keys
+    ]
 
 
 async def get_workspace(session: AsyncSession, *, workspace_id: int) -> Workspace:

@@ -121,11 +121,11 @@ async def delete_rule(session: AsyncSession, *, workspace_id: int, rule_id: int)
     return rule
 
 
-def rules_query(*, workspace_id: int) -> Select[Any]:
+def rules_query(*, workspace_id: int) -> Select[AggregationRule]:
     return select(AggregationRule).where(AggregationRule.workspace_id == workspace_id)
 
 
-def groups_query(*, workspace_id: int, rule_id: int | None) -> Select[Any]:
+def groups_query(*, workspace_id: int, rule_id: int | None) -> Select[AlertGroup]:
     query = select(AlertGroup).where(AlertGroup.workspace_id == workspace_id)
     if rule_id is not None:
         query = query.where(AlertGroup.rule_id == rule_id)

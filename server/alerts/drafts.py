@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from server.core.errors import InvalidInput
 from server.core.labels import InvalidLabels, validate_labels
+from server.core.text import require_service_name
 
 
 class Severity(StrEnum):
@@ -34,7 +35,6 @@ class AlertStatus(StrEnum):
 MAX_SUMMARY = 1000
 #: Fingerprints of alerts opsgraph raises itself (``slo:<policy>:<pair>``).
 RESERVED_PREFIX = "slo:"
-_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 _FINGERPRINT = re.compile(r"[\x21-\x7e]{1,128}")
 
 
@@ -77,11 +77,7 @@ def default_fingerprint(service: str, labels: dict[str, str]) -> str:
 
 
 def validate_draft(item: AlertInputLike, *, field: str) -> AlertDraft:
-    if not _SERVICE.fullmatch(item.service):
-        raise InvalidInput(
-            "service must be 1-100 characters of letters, digits and _.:/-",
-            field=f"{field}.service",
-        )
+    require_service_name(item.service, field=f"{field}.service")
     summary = item.summary.strip()
     if not summary or len(summary) > MAX_SUMMARY or "\x00" in summary:
         raise InvalidInput(

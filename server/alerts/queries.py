@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts.drafts import AlertStatus, Severity
 from server.alerts.models import OPEN_STATUSES, Alert
+from server.core.clock import require_offset
 from server.core.errors import InvalidInput
 from server.core.matchers import Matcher, validate_matchers
 from server.core.text import refuse_nul
@@ -27,16 +28,11 @@ class AlertFilter:
     text: str | None = None
 
 
-def _require_offset(moment: datetime | None, *, field: str) -> None:
-    if moment is not None and moment.utcoffset() is None:
-        raise InvalidInput(f"{field} must carry a timezone offset", field=field)
-
-
-def alerts_query(*, workspace_id: int, filter_: AlertFilter) -> Select[Any]:
+def alerts_query(*, workspace_id: int, filter_: AlertFilter) -> Select[Alert]:
     """Alerts of a workspace; ``from``/``to`` keep those that fired in the range
     (first fired before ``to``, last fired at or after ``from``)."""
-    _require_offset(filter_.from_, field="filter.from")
-    _require_offset(filter_.to, field="filter.to")
+    require_offset(filter_.from_, field="filter.from")
+    require_offset(filter_.to, field="filter.to")
     query = select(Alert).where(Alert.workspace_id == workspace_id)
     if filter_.service is not None:
         refuse_nul(filter_.service, field="filter.service")
@@ -111,8 +107,8 @@ async def sla_overview(
     service: str | None = None,
 ) -> SlaFigures:
     """Figures over the alerts first fired in ``[from_, to)``, computed in the database."""
-    _require_offset(from_, field="from")
-    _require_offset(to, field="to")
+    require_offset(from_, field="from")
+    require_offset(to, field="to")
     if to <= from_:
         raise InvalidInput("to must be after from", field="to")
     dialect = (await session.connection()).dialect.name

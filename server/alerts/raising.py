@@ -6,6 +6,10 @@ One ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING`` statement stores a batch
 opens a new alert. The unique index on open
 fingerprints makes this hold under concurrent raises too. Rows go in
 fingerprint order, so that concurrent batches lock alerts in the same order.
+
+Automated sources in other domains (the SLO evaluator) reach the alerts domain
+through this module alone: it re-exports the drafts they raise and what they do
+to their open alerts besides (``automation``).
 """
 
 import json
@@ -18,9 +22,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts import aggregation, silences
-from server.alerts.drafts import AlertDraft, AlertStatus
+from server.alerts.automation import flag_needs_postmortem as flag_needs_postmortem
+from server.alerts.automation import open_alerts as open_alerts
+from server.alerts.automation import resolve as resolve
+from server.alerts.automation import set_inhibited as set_inhibited
+from server.alerts.drafts import AlertDraft as AlertDraft
+from server.alerts.drafts import AlertSource as AlertSource
+from server.alerts.drafts import AlertStatus
+from server.alerts.drafts import Severity as Severity
 from server.alerts.events import AlertEventType, alert_event, alert_payload_sql, emit
-from server.alerts.models import OPEN_CONDITION, OPEN_STATUSES, Alert
+from server.alerts.models import OPEN_CONDITION, OPEN_STATUSES
+from server.alerts.models import Alert as Alert
 from server.core.db import UTCDateTime
 from server.core.events import service as events
 from server.core.events.service import Stream

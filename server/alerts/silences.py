@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts.events import AlertEventType, alert_event, emit
 from server.alerts.models import OPEN_STATUSES, Alert, SilenceRule
+from server.core.clock import require_offset
 from server.core.db import get_in_workspace
 from server.core.errors import Conflict, InvalidInput
 from server.core.events.outbox import Outbox
@@ -160,9 +161,8 @@ async def _check(session: AsyncSession, draft: SilenceDraft, *, now: datetime) -
             field="input.matchers",
         )
     await check_patterns_in_database(session, matchers, field="input.matchers")
-    for name, moment in (("startsAt", draft.starts_at), ("endsAt", draft.ends_at)):
-        if moment is not None and moment.utcoffset() is None:
-            raise InvalidInput(f"{name} must carry a timezone offset", field=f"input.{name}")
+    require_offset(draft.starts_at, field="input.startsAt")
+    require_offset(draft.ends_at, field="input.endsAt")
     starts_at = (draft.starts_at or now).astimezone(UTC)
     ends_at = draft.ends_at.astimezone(UTC)
     if ends_at <= now:
@@ -244,7 +244,9 @@ async def delete_rule(
     return rule
 
 
-def rules_query(*, workspace_id: int, state: SilenceState | None, now: datetime) -> Select[Any]:
+def rules_query(
+    *, workspace_id: int, state: SilenceState | None, now: datetime
+) -> Select[SilenceRule]:
     query = select(SilenceRule).where(SilenceRule.workspace_id == workspace_id)
     if state is SilenceState.PENDING:
         query = query.where(SilenceRule.starts_at > now)

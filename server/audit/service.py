@@ -1,12 +1,21 @@
+"""The audit domain's front door: one record per mutation, win or lose, and the log.
+
+Variables are redacted before they are stored (``redaction``): no secret among a
+mutation's arguments reaches the log.
+"""
+
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.audit.models import AuditEntry
-from server.audit.redaction import redact
+from server.audit.redaction import MAX_ITEMS, redact
+from server.core.pagination import Listing
+
+__all__ = ["MAX_ITEMS", "AuditEntry", "AuditRecord", "list_audit_log", "record"]
 
 
 @dataclass(frozen=True)
@@ -40,5 +49,6 @@ async def record(session: AsyncSession, entry: AuditRecord, *, now: datetime) ->
     return row
 
 
-def audit_log_query(*, workspace_id: int) -> Select[AuditEntry]:
-    return select(AuditEntry).where(AuditEntry.workspace_id == workspace_id)
+def list_audit_log(*, workspace_id: int) -> Listing[AuditEntry]:
+    query = select(AuditEntry).where(AuditEntry.workspace_id == workspace_id)
+    return Listing(query, order=[AuditEntry.id])

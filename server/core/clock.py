@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from server.core.errors import InvalidInput
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -29,3 +31,9 @@ class FrozenClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment
+
+
+def require_offset(moment: datetime | None, *, field: str) -> None:
+    """Refuse a timestamp without a timezone offset: every time opsgraph keeps is UTC."""
+    if moment is not None and moment.utcoffset() is None:
+        raise InvalidInput(f"{field} must carry a timezone offset", field=field)

@@ -28,3 +28,17 @@ def refuse_nul(value: str | None, *, field: str) -> None:
     """PostgreSQL can neither store nor compare text holding U+0000: bad input."""
     if value is not None and "\x00" in value:
         raise InvalidInput(f"{field} may not hold a NUL character", field=field)
+
+
+SERVICE_RULE = "service must be 1-100 characters of letters, digits and _.:/-"
+_SERVICE = RememberingPattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}"))
+
+
+def is_service_name(text: str) -> bool:
+    """The one rule for service names, shared by signals, alerts and SLOs."""
+    return _SERVICE.fullmatch(text)
+
+
+def require_service_name(text: str, *, field: str) -> None:
+    if not is_service_name(text):
+        raise InvalidInput(SERVICE_RULE, field=field)

@@ -1,10 +1,10 @@
-"""Inspection checks: pure functions over keys and settings, each giving one item."""
+"""Inspection checks: pure functions over key facts and settings, each giving one item."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from server.access.models import ApiKey
+from server.access.service import KeyFacts
 from server.core.roles import Role
 from server.core.settings import Settings
 
@@ -26,11 +26,11 @@ class InspectionItem:
     detail: str
 
 
-def _names(keys: list[ApiKey]) -> str:
+def _names(keys: list[KeyFacts]) -> str:
     return ", ".join(sorted(f"{key.name} (#{key.id})" for key in keys))
 
 
-def bootstrap_key(keys: list[ApiKey]) -> InspectionItem:
+def bootstrap_key(keys: list[KeyFacts]) -> InspectionItem:
     active = [key for key in keys if key.is_bootstrap]
     if active:
         return InspectionItem(
@@ -41,15 +41,15 @@ def bootstrap_key(keys: list[ApiKey]) -> InspectionItem:
     return InspectionItem("bootstrap_key_active", Verdict.PASS, "no bootstrap key is active")
 
 
-def admin_count(keys: list[ApiKey]) -> InspectionItem:
-    admins = [key for key in keys if key.role == Role.ADMIN.value]
+def admin_count(keys: list[KeyFacts]) -> InspectionItem:
+    admins = [key for key in keys if key.role is Role.ADMIN]
     if len(admins) > MAX_ADMINS:
         detail = f"{len(admins)} admin keys (at most {MAX_ADMINS} advised): {_names(admins)}"
         return InspectionItem("too_many_admins", Verdict.WARN, detail)
     return InspectionItem("too_many_admins", Verdict.PASS, f"{len(admins)} admin key(s)")
 
 
-def stale_keys(keys: list[ApiKey], now: datetime) -> InspectionItem:
+def stale_keys(keys: list[KeyFacts], now: datetime) -> InspectionItem:
     stale = [k for k in keys if k.last_used_at is not None and now - k.last_used_at > STALE_AFTER]
     if stale:
         return InspectionItem(
@@ -58,7 +58,7 @@ def stale_keys(keys: list[ApiKey], now: datetime) -> InspectionItem:
     return InspectionItem("stale_api_keys", Verdict.PASS, "every used key was used recently")
 
 
-def never_used_keys(keys: list[ApiKey], now: datetime) -> InspectionItem:
+def never_used_keys(keys: list[KeyFacts], now: datetime) -> InspectionItem:
     unused = [k for k in keys if k.last_used_at is None and now - k.created_at > UNUSED_GRACE]
     if unused:
         return InspectionItem(

@@ -3,9 +3,7 @@
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
-
-from server.access.models import ApiKey
+from server.access import service as access_service
 from server.core.clock import Clock
 from server.core.db import Database
 from server.core.jobs import TaskHandler, TaskRun
@@ -18,15 +16,7 @@ KIND = "security_inspection"
 def inspection_handler(db: Database, settings: Settings, clock: Clock) -> TaskHandler:
     async def inspect(run: TaskRun) -> dict[str, Any]:
         async with db.reader() as session:
-            keys = list(
-                (
-                    await session.scalars(
-                        select(ApiKey).where(
-                            ApiKey.workspace_id == run.workspace_id, ApiKey.revoked_at.is_(None)
-                        )
-                    )
-                ).all()
-            )
+            keys = await access_service.active_keys(session, workspace_id=run.workspace_id)
         await run.progress(0.5)
         now = clock.now()
         items = [

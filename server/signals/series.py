@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Integer, Select, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.core.clock import require_offset
 from server.core.errors import InvalidInput
 from server.core.matchers import Matcher, check_patterns_in_database, validate_matchers
 from server.signals.models import Signal
@@ -68,9 +69,8 @@ class SeriesPoint:
 
 
 def validate_series_request(request: SeriesRequest) -> None:
-    for name, moment in (("from", request.from_), ("to", request.to)):
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise InvalidInput(f"{name} must carry a timezone offset", field=name)
+    require_offset(request.from_, field="from")
+    require_offset(request.to, field="to")
     if request.step < 1:
         raise InvalidInput("step must be at least 1 second", field="step")
     if request.to <= request.from_:

@@ -1,20 +1,43 @@
-"""Signal ingestion, listing and per-service overview."""
+"""The signals domain's front door: ingestion, listing, series and per-service overview.
+
+The schema calls only this module; ``validation`` checks samples and ``series``
+computes buckets in the database. Every query is scoped to the caller's
+workspace. Services flush and never commit: the caller's transaction does.
+"""
 
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.clock import Clock
+from server.core.clock import Clock, require_offset
 from server.core.db import copy_rows
 from server.core.errors import InvalidInput
-from server.core.matchers import Matcher, validate_matchers
+from server.core.matchers import Matcher, check_patterns_in_database, validate_matchers
+from server.core.pagination import Listing
 from server.core.text import refuse_nul
+from server.signals import series
 from server.signals.models import Signal
+from server.signals.series import Aggregate, SeriesPoint, SeriesRequest
 from server.signals.validation import Sample, SampleLike, SampleRejected, validate_sample
+
+__all__ = [
+    "Aggregate",
+    "IngestOutcome",
+    "Rejection",
+    "SeriesPoint",
+    "SeriesRequest",
+    "ServiceSummary",
+    "Signal",
+    "SignalFilter",
+    "ingest",
+    "list_signals",
+    "service_summaries",
+    "signal_series",
+]
 
 COPY_COLUMNS = ("workspace_id", "service", "name", "value", "labels", "ts")
 
@@ -110,17 +133,12 @@ def _copy_records(workspace_id: int, samples: Iterator[Sample]) -> Iterator[tupl
         yield (workspace_id, s.service, s.name, s.value, labels, s.ts)
 
 
-def _require_offset(moment: datetime | None, *, field: str) -> None:
-    if moment is not None and (moment.tzinfo is None or moment.utcoffset() is None):
-        raise InvalidInput(f"{field} must carry a timezone offset", field=field)
-
-
-def signals_query(*, workspace_id: int, filter_: SignalFilter) -> Select[Signal]:
-    _require_offset(filter_.from_, field="filter.from")
-    _require_offset(filter_.to, field="filter.to")
-    query = select(Signal).where(Signal.workspace_id == workspace_id)
+def _signals_listing(*, workspace_id: int, filter_: SignalFilter) -> Listing[Signal]:
+    require_offset(filter_.from_, field="filter.from")
+    require_offset(filter_.to, field="filter.to")
     refuse_nul(filter_.service, field="filter.service")
     refuse_nul(filter_.name, field="filter.name")
+    query = select(Signal).where(Signal.workspace_id == workspace_id)
     if filter_.service is not None:
         query = query.where(Signal.service == filter_.service)
     if filter_.name is not None:
@@ -131,7 +149,22 @@ def signals_query(*, workspace_id: int, filter_: SignalFilter) -> Select[Signal]
         query = query.where(Signal.ts < filter_.to)
     for matcher in validate_matchers(filter_.matchers, field="filter.labels"):
         query = query.where(matcher.to_sql(Signal.labels))
-    return query
+    return Listing(query, order=[Signal.ts, Signal.id])
+
+
+async def list_signals(
+    session: AsyncSession, *, workspace_id: int, filter_: SignalFilter
+) -> Listing[Signal]:
+    """The workspace's samples matching the filter, newest first."""
+    listing = _signals_listing(workspace_id=workspace_id, filter_=filter_)
+    await check_patterns_in_database(session, filter_.matchers, field="filter.labels")
+    return listing
+
+
+async def signal_series(
+    session: AsyncSession, *, workspace_id: int, request: SeriesRequest
+) -> list[SeriesPoint]:
+    return await series.compute_series(session, workspace_id=workspace_id, request=request)
 
 
 async def service_summaries(session: AsyncSession, *, workspace_id: int) -> list[ServiceSummary]:

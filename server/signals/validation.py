@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from server.core.labels import InvalidLabels, validate_labels
-from server.core.text import RememberingPattern
+from server.core.text import SERVICE_RULE, RememberingPattern, is_service_name
 
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 # Used with fullmatch: "$" would also accept a trailing newline.
-_SERVICE = RememberingPattern(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}"))
 _NAME = RememberingPattern(re.compile(r"[A-Za-z_:][A-Za-z0-9_.:]{0,199}"))
+TS_RULE = "ts must be an RFC 3339 date-time with a timezone offset, e.g. 2026-01-01T00:00:00Z"
 
 
 class SampleLike(Protocol):
@@ -25,7 +25,10 @@ class SampleLike(Protocol):
     @property
     def value(self) -> float: ...
     @property
-    def ts(self) -> datetime | None: ...
+    def ts(self) -> object:
+        """A datetime, None for the server's time, or the client's value when it was
+        no date-time: a bad ``ts`` rejects its own item, never the whole batch."""
+
     @property
     def labels(self) -> Any: ...
 
@@ -35,7 +38,7 @@ class SampleInput:
     service: str
     name: str
     value: float
-    ts: datetime | None
+    ts: object
     labels: Any
 
 
@@ -52,8 +55,8 @@ class SampleRejected(ValueError):
 
 
 def validate_sample(item: SampleLike, *, now: datetime) -> Sample:
-    if not _SERVICE.fullmatch(item.service):
-        raise SampleRejected("service must be 1-100 characters of letters, digits and _.:/-")
+    if not is_service_name(item.service):
+        raise SampleRejected(SERVICE_RULE)
     if not _NAME.fullmatch(item.name):
         raise SampleRejected("name must be a metric name: letters, digits, _ . and :")
     if not math.isfinite(item.value):
@@ -67,10 +70,12 @@ def validate_sample(item: SampleLike, *, now: datetime) -> Sample:
     )
 
 
-def _validate_ts(ts: datetime | None, *, now: datetime) -> datetime:
+def _validate_ts(ts: object, *, now: datetime) -> datetime:
     if ts is None:
         return now
-    if ts.tzinfo is None:
+    if not isinstance(ts, datetime):
+        raise SampleRejected(TS_RULE)
+    if ts.utcoffset() is None:
         raise SampleRejected("ts must carry a timezone offset, e.g. 2026-01-01T00:00:00Z")
     if ts - now > MAX_FUTURE_SKEW:
         raise SampleRejected("ts lies more than 5 minutes in the future")

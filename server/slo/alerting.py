@@ -13,32 +13,29 @@ alerts domain with a stable fingerprint, so repeated evaluations deduplicate.
   ``needsPostmortem``.
 """
 
-from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.alerts import automation
-from server.alerts.drafts import AlertDraft, AlertSource, Severity
-from server.alerts.models import Alert
-from server.alerts.raising import raise_alerts
+from server.alerts.raising import (
+    Alert,
+    AlertDraft,
+    AlertSource,
+    Severity,
+    flag_needs_postmortem,
+    raise_alerts,
+    resolve,
+    set_inhibited,
+)
 from server.slo import budget
-from server.slo.budget import PAIRS, Assessment, BurnPair, Counts
+from server.slo.budget import Assessment, BurnPair, Counts
+from server.slo.incidents import Incident, fingerprint, open_alerts_by_policy, policy_fingerprints
 from server.slo.models import SloPolicy
 
 ACTOR = "slo-evaluator"
 ALERT_NAME = "SloErrorBudgetBurn"
-
-
-def fingerprint(policy_id: int, pair: str) -> str:
-    return f"slo:{policy_id}:{pair}"
-
-
-def policy_fingerprints(policy_id: int) -> dict[str, str]:
-    """Fingerprint -> pair name, for every pair of the policy."""
-    return {fingerprint(policy_id, pair.name): pair.name for pair in PAIRS}
 
 
 def _rate(assessment: Assessment, window: str) -> str:
@@ -73,32 +70,6 @@ def _draft(policy: SloPolicy, pair: BurnPair, assessment: Assessment) -> AlertDr
     )
 
 
-async def open_alerts_by_policy(
-    session: AsyncSession, policies: list[SloPolicy]
-) -> dict[int, list[Alert]]:
-    """The open burn-rate alerts of each policy."""
-    owners: dict[int, dict[str, int]] = defaultdict(dict)
-    for policy in policies:
-        for print_ in policy_fingerprints(policy.id):
-            owners[policy.workspace_id][print_] = policy.id
-    found: dict[int, list[Alert]] = defaultdict(list)
-    for workspace_id, by_fingerprint in owners.items():
-        alerts = await automation.open_alerts(
-            session, workspace_id=workspace_id, fingerprints=list(by_fingerprint)
-        )
-        for alert in alerts:
-            found[by_fingerprint[alert.fingerprint]].append(alert)
-    return found
-
-
-@dataclass(frozen=True)
-class Incident:
-    """An open alert of the policy, and the events of its interval in the window."""
-
-    alert: Alert
-    counts: Counts
-
-
 async def _flag_postmortems(
     session: AsyncSession,
     policy: SloPolicy,
@@ -117,7 +88,7 @@ async def _flag_postmortems(
             "badEvents": incident.counts.bad,
             "errorBudgetShare": float(share),
         }
-    await automation.flag_needs_postmortem(session, alerts=flagged, now=now, details=details)
+    await flag_needs_postmortem(session, alerts=flagged, now=now, details=details)
 
 
 async def _raise_firing(
@@ -134,10 +105,8 @@ async def _raise_firing(
     ]
     alerts = await raise_alerts(session, workspace_id=policy.workspace_id, drafts=drafts, now=now)
     fastest = firing[0].name
-    await automation.set_inhibited(
-        session, alerts=alerts[1:], inhibited=True, now=now, inhibitedBy=fastest
-    )
-    await automation.set_inhibited(session, alerts=alerts[:1], inhibited=False, now=now)
+    await set_inhibited(session, alerts=alerts[1:], inhibited=True, now=now, inhibitedBy=fastest)
+    await set_inhibited(session, alerts=alerts[:1], inhibited=False, now=now)
 
 
 async def _resolve_stopped(
@@ -150,7 +119,7 @@ async def _resolve_stopped(
     pairs = policy_fingerprints(policy.id)
     for alert in open_alerts:
         if pairs[alert.fingerprint] not in firing:
-            await automation.resolve(session, alert=alert, actor=ACTOR, now=now)
+            await resolve(session, alert=alert, actor=ACTOR, now=now)
 
 
 async def apply_alerts(
@@ -175,4 +144,4 @@ async def resolve_all(
     """Resolve every open alert of a policy (it is being deleted)."""
     open_alerts = (await open_alerts_by_policy(session, [policy])).get(policy.id, [])
     for alert in open_alerts:
-        await automation.resolve(session, alert=alert, actor=actor, now=now)
+        await resolve(session, alert=alert, actor=actor, now=now)

@@ -4,11 +4,12 @@ from datetime import timedelta
 
 from server.core.services import Services
 from server.slo import sweep as slo_sweep
+from server.slo.service import SWEEP_TASK_KIND
 
 
 def register(services: Services) -> None:
     settings, clock, runner = services.settings, services.clock, services.runner
-    runner.register(slo_sweep.TASK_KIND, slo_sweep.sweep_task_handler(services.outbox, clock))
+    runner.register(SWEEP_TASK_KIND, slo_sweep.sweep_task_handler(services.outbox, clock))
 
     async def sweep_slos() -> None:
         await slo_sweep.sweep(services.outbox, clock=clock)

@@ -1,18 +1,21 @@
-"""SLO policies: checking, creating, changing, deleting and listing them."""
+"""SLO policies: checking drafts, and creating, changing and deleting policies.
+
+The caller (``service``) finds the policy in the workspace, locked, before it
+is changed or deleted here.
+"""
 
 import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.db import get_in_workspace
 from server.core.errors import Conflict, InvalidInput
 from server.core.matchers import Matcher, check_patterns_in_database, validate_matchers
+from server.core.text import require_service_name
 from server.slo.models import SloPolicy, SloRollup
 from server.slo.sli import (
     Comparator,
@@ -21,13 +24,11 @@ from server.slo.sli import (
     Sli,
     SliKind,
     ThresholdSli,
-    sli_from_dict,
 )
 
 MIN_WINDOW_DAYS = 1
 MAX_WINDOW_DAYS = 90
 MAX_NAME = 200
-_SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}")
 _SIGNAL = re.compile(r"[A-Za-z_:][A-Za-z0-9_.:]{0,199}")
 
 
@@ -75,10 +76,6 @@ class _Checked:
     window_days: int
     sli: Sli
     on_exhausted: OnExhausted
-
-
-def policy_sli(policy: SloPolicy) -> Sli:
-    return sli_from_dict(policy.sli)
 
 
 def _require(value: str | None, *, field: str, kind: SliKind) -> str:
@@ -149,10 +146,7 @@ async def _check_threshold(session: AsyncSession, draft: SliDraft) -> ThresholdS
 
 
 async def _check(session: AsyncSession, draft: PolicyDraft) -> _Checked:
-    if not _SERVICE.fullmatch(draft.service):
-        raise InvalidInput(
-            "service must be 1-100 characters of letters, digits and _.:/-", field="input.service"
-        )
+    require_service_name(draft.service, field="input.service")
     name = draft.name.strip()
     if not 1 <= len(name) <= MAX_NAME:
         raise InvalidInput(f"name must be 1-{MAX_NAME} characters", field="input.name")
@@ -216,29 +210,15 @@ async def create(
     return policy
 
 
-async def get(
-    session: AsyncSession, *, workspace_id: int, policy_id: int, for_update: bool = False
-) -> SloPolicy:
-    return await get_in_workspace(
-        session,
-        SloPolicy,
-        policy_id,
-        workspace_id=workspace_id,
-        what="SLO policy",
-        for_update=for_update,
-    )
-
-
-async def update_policy(
-    session: AsyncSession, *, workspace_id: int, policy_id: int, draft: PolicyDraft, now: datetime
+async def update(
+    session: AsyncSession, *, policy: SloPolicy, draft: PolicyDraft, now: datetime
 ) -> SloPolicy:
     """Replace a policy's settings. Its roll-ups start afresh, as they may count
     other samples now; its evaluations and open alerts stay, and the next
     evaluation carries on from them."""
-    policy = await get(session, workspace_id=workspace_id, policy_id=policy_id, for_update=True)
     checked = await _check(session, draft)
     await _refuse_duplicate(
-        session, workspace_id=workspace_id, checked=checked, policy_id=policy.id
+        session, workspace_id=policy.workspace_id, checked=checked, policy_id=policy.id
     )
     _apply(policy, checked, now)
     await session.execute(delete(SloRollup).where(SloRollup.policy_id == policy.id))
@@ -251,7 +231,3 @@ async def update_policy(
 async def delete_policy(session: AsyncSession, *, policy: SloPolicy) -> None:
     """Delete a policy with its evaluations and roll-ups (its alerts stay)."""
     await session.execute(delete(SloPolicy).where(SloPolicy.id == policy.id))
-
-
-def policies_query(*, workspace_id: int) -> Select[Any]:
-    return select(SloPolicy).where(SloPolicy.workspace_id == workspace_id)

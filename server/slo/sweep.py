@@ -18,7 +18,7 @@ from server.core.clock import Clock
 from server.core.db import Database
 from server.core.events.outbox import Outbox
 from server.core.jobs import TaskHandler, TaskRun
-from server.slo import evaluation
+from server.slo import service
 from server.slo.models import SloEvaluation, SloPolicy, SloRollup
 from server.slo.policies import MAX_WINDOW_DAYS
 from server.slo.windows import hour_index
@@ -26,7 +26,6 @@ from server.slo.windows import hour_index
 logger = logging.getLogger(__name__)
 
 CHUNK = 100
-TASK_KIND = "slo_sweep"
 #: Roll-ups are kept for the longest window, and a day more.
 ROLLUP_RETENTION = timedelta(days=MAX_WINDOW_DAYS + 1)
 
@@ -56,7 +55,7 @@ async def _evaluate_one_by_one(outbox: Outbox, policy_ids: list[int], *, at: dat
                     session, after_id=policy_id - 1, workspace_id=None, limit=1
                 )
                 if policies and policies[0].id == policy_id:
-                    await evaluation.evaluate_batch(session, policies, at=at, now=at)
+                    await service.evaluate_locked(session, policies, at=at, now=at)
                     evaluated += 1
         except Exception:
             logger.exception("could not evaluate SLO policy %s", policy_id)
@@ -87,8 +86,8 @@ async def sweep(
                 chunk_ids = [policy.id for policy in chunk]
                 if not chunk:
                     return evaluated
-                outcomes = await evaluation.evaluate_batch(session, chunk, at=at, now=at)
-            evaluated += len(outcomes)
+                evaluations = await service.evaluate_locked(session, chunk, at=at, now=at)
+            evaluated += len(evaluations)
         except Exception:
             if not chunk_ids:
                 raise

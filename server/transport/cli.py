@@ -2,11 +2,14 @@
 
 import argparse
 import asyncio
+import contextlib
 import gc
+import socket
 import sys
 
 import uvicorn
 from sqlalchemy.exc import IntegrityError
+from uvicorn.config import STARTUP_FAILURE
 
 from server.access import service as access_service
 from server.core.clock import SystemClock
@@ -63,17 +66,58 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 10)
 
 
+class OpsGraphServer(uvicorn.Server):
+    """uvicorn's server, which creates the first admin key once it can answer.
+
+    The key is created and shown only after the port is bound and the application
+    has started, so a client that starts on the printed line is never refused, and
+    a server that cannot start does not create a key nobody will ever see.
+    """
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)  # exits when it cannot bind or start
+        secret = await bootstrap(self.settings)
+        if secret is not None:
+            sys.stdout.write(admin_key_notice(secret, self.settings))
+            sys.stdout.flush()
+
+
+def admin_key_notice(secret: str, settings: Settings) -> str:
+    """The first admin key, set apart from the JSON logs: one line starts with
+    ``OPSGRAPH_ADMIN_KEY=``, ready to paste into a shell, and no other line names it."""
+    rule = "=" * 78
+    return "\n".join(
+        [
+            "",
+            "",
+            rule,
+            f" opsgraph is serving at http://{settings.host}:{settings.port}/graphql",
+            ' This first start created the "default" workspace and its admin key.',
+            " The key is shown only this once (only its digest is stored): copy the",
+            " next line and paste it into your shell (prefix it with `export` for",
+            " scripts), then send the key as `Authorization: Bearer <key>`.",
+            "",
+            f"OPSGRAPH_ADMIN_KEY={secret}",
+            "",
+            rule,
+            "",
+            "",
+        ]
+    )
+
+
 def serve(settings: Settings) -> None:
     from server.transport.app import create_app
 
     configure_logging(settings.log_level)
     asyncio.run(migrate(settings))
-    secret = asyncio.run(bootstrap(settings))
-    if secret is not None:
-        print(f"OPSGRAPH_ADMIN_KEY={secret}", flush=True)
     app = create_app(settings)
     tune_garbage_collector()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -83,6 +127,11 @@ def serve(settings: Settings) -> None:
         # and ~40 KB of zlib state per connection.
         ws_per_message_deflate=False,
     )
+    server = OpsGraphServer(config, settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 def export_schema() -> None:

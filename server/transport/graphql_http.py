@@ -4,7 +4,9 @@ Follows the GraphQL-over-HTTP specification: ``application/json`` POST bodies
 only (``text/plain`` and form posts, which browsers send cross-site without a
 preflight, are refused with 415), queries but never mutations over GET (405),
 and the ``application/graphql-response+json`` media type with a 400 status for
-a request that could not be executed, when the client accepts it.
+a request that could not be executed, when the client accepts it. A request
+without a query is 400 with a GraphQL error body, except a browser's GET (its
+``Accept`` names ``text/html``), which gets the playground when it is enabled.
 
 Strawberry's HTTP view does the same through request and response adapters,
 which cost about as much as executing a small query; this endpoint reads the
@@ -20,7 +22,6 @@ import orjson
 from starlette.datastructures import QueryParams
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
-from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -37,6 +38,10 @@ from server.transport.http import BodyTooLarge, authenticate, graphql_error_body
 logger = logging.getLogger("opsgraph.http")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+NO_QUERY = (
+    "No GraphQL query found in the request: send one as the `query` parameter (GET) "
+    "or the `query` member of a JSON body (POST)"
+)
 ALLOWED_OPERATIONS = {
     "GET": (OperationType.QUERY,),
     "POST": (OperationType.QUERY, OperationType.MUTATION),
@@ -116,11 +121,13 @@ class GraphQLEndpoint:
             request = await _read_post(receive, headers)
         elif method == "GET":
             params = QueryParams(scope["query_string"])
-            if "query" not in params and _wants_html(headers):
+            if "query" not in params and _wants_html(headers.get(b"accept")):
                 return self._ide()
             request = _read_get(params)
         else:
             raise RequestRefused(405, "GraphQL only supports GET and POST requests.")
+        if not request.query:
+            return _query_required(headers.get(b"accept"))
         principal, auth_error = await authenticate(self._services, headers.get(b"authorization"))
         limit_headers, refusal = self._rate_limit(principal)
         if refusal is not None:
@@ -149,8 +156,6 @@ class GraphQLEndpoint:
                 allowed_operation_types=ALLOWED_OPERATIONS[method],
                 operation_extensions=request.extensions,
             )
-        except MissingQueryError as error:
-            raise RequestRefused(400, "No GraphQL query found in the request") from error
         except CannotGetOperationTypeError as error:
             raise RequestRefused(400, error.as_http_error_reason()) from error
         except InvalidOperationTypeError as error:
@@ -211,9 +216,36 @@ def _read_get(params: QueryParams) -> GraphQLRequest:
     return GraphQLRequest.from_mapping(data)
 
 
-def _wants_html(headers: _Headers) -> bool:
-    accept = headers.get(b"accept")
-    return "text/html" in accept or "*/*" in accept
+def _wants_html(accept: str) -> bool:
+    """Whether the client is a browser: its ``Accept`` names ``text/html`` itself.
+
+    ``*/*`` alone (curl, HTTP libraries) does not count: such a client wants the
+    GraphQL-over-HTTP answer, not the playground's page.
+    """
+    for media_range in accept.split(","):
+        media_type, _, parameters = media_range.partition(";")
+        if media_type.strip().lower() == "text/html":
+            return _quality(parameters) > 0
+    return False
+
+
+def _quality(parameters: str) -> float:
+    """The ``q`` weight of a media range's parameters (1 when absent or malformed)."""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
+def _query_required(accept: str) -> Response:
+    """GraphQL over HTTP: a request without a query is 400, with a GraphQL error body."""
+    body = graphql_error_body(NO_QUERY, ErrorCode.BAD_USER_INPUT.value, current_request_id())
+    media_type = GRAPHQL_RESPONSE_JSON if GRAPHQL_RESPONSE_JSON in accept else "application/json"
+    return Response(body, 400, media_type=media_type)
 
 
 def is_request_error(result: ExecutionResult) -> bool:

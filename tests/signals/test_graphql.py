@@ -210,13 +210,61 @@ async def test_values_at_each_limit_are_accepted(gql: GraphQLClient, workspace: 
     assert nodes[-1e300]["value"] == -1e300
 
 
-async def test_an_unparseable_ts_fails_the_whole_request(
+UNREADABLE_TS = [
+    pytest.param("yesterday", "RFC 3339", id="word"),
+    pytest.param("2026-13-01T00:00:00Z", "RFC 3339", id="month-13"),
+    pytest.param(12345, "RFC 3339", id="number"),
+    pytest.param({"at": "noon"}, "RFC 3339", id="object"),
+    pytest.param("2026-01-01T00:00:00", "timezone offset", id="no-offset"),
+]
+
+
+@pytest.mark.parametrize(("ts", "reason"), UNREADABLE_TS)
+async def test_an_unreadable_ts_rejects_only_its_item(
+    gql: GraphQLClient, workspace: Workspace, ts: Any, reason: str
+) -> None:
+    batch = [sample(1, ts=at(0)), {**sample(2), "ts": ts}, sample(3, ts=at(2))]
+    result = await ingest(gql, workspace.developer, batch)
+    assert result["accepted"] == 2
+    assert [r["index"] for r in result["rejected"]] == [1]
+    assert reason in result["rejected"][0]["reason"]
+    stored = await list_signals(gql, workspace.viewer)
+    assert sorted(values_of(stored)) == [1, 3]
+
+
+async def test_an_unreadable_ts_written_in_the_document_rejects_only_its_item(
     gql: GraphQLClient, workspace: Workspace
 ) -> None:
-    batch = [sample(1, ts=at(0)), sample(2, ts="yesterday")]
-    code = await gql.error_code(INGEST, {"signals": batch}, key=workspace.developer)
+    document = """mutation {
+      ingestSignals(signals: [
+        {service: "api", name: "latency_ms", value: 1, ts: "2026-03-02T11:00:00Z"},
+        {service: "api", name: "latency_ms", value: 2, ts: "yesterday"},
+        {service: "api", name: "latency_ms", value: 3, ts: 12345}
+      ]) { accepted rejected { index reason } }
+    }"""
+    result = (await gql.data(document, key=workspace.developer))["ingestSignals"]
+    assert result["accepted"] == 1
+    assert [r["index"] for r in result["rejected"]] == [1, 2]
+    assert (await list_signals(gql, workspace.viewer))["totalCount"] == 1
+
+
+async def test_the_audit_log_keeps_an_unreadable_ts_as_sent(
+    gql: GraphQLClient, workspace: Workspace
+) -> None:
+    await ingest(gql, workspace.developer, [{**sample(1), "ts": "yesterday"}])
+    log = await gql.data(
+        "{ auditLog(first: 1) { edges { node { operation variables } } } }", key=workspace.admin
+    )
+    entry = log["auditLog"]["edges"][0]["node"]
+    assert entry["operation"] == "ingestSignals"
+    assert entry["variables"]["signals"][0]["ts"] == "yesterday"
+
+
+async def test_other_datetime_arguments_stay_strict(
+    gql: GraphQLClient, workspace: Workspace
+) -> None:
+    code = await gql.error_code(SIGNALS, {"filter": {"from": "yesterday"}}, key=workspace.viewer)
     assert code == "BAD_USER_INPUT"
-    assert (await list_signals(gql, workspace.viewer))["totalCount"] == 0
 
 
 async def test_an_empty_batch_accepts_nothing(gql: GraphQLClient, workspace: Workspace) -> None:

@@ -91,6 +91,12 @@ def test_a_naive_ts_is_rejected() -> None:
         validate_sample(item(ts=datetime(2026, 3, 2, 11, 0)), now=NOW)
 
 
+@pytest.mark.parametrize("ts", ["yesterday", "2026-13-01T00:00:00Z", 12345, ["2026"]])
+def test_a_ts_that_is_no_date_time_is_rejected(ts: object) -> None:
+    with pytest.raises(SampleRejected, match="RFC 3339 date-time with a timezone offset"):
+        validate_sample(item(ts=ts), now=NOW)
+
+
 def test_up_to_five_minutes_in_the_future_is_allowed() -> None:
     edge = NOW + timedelta(minutes=5)
     assert validate_sample(item(ts=edge), now=NOW).ts == edge

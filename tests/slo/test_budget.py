@@ -135,9 +135,9 @@ def test_segments_partition_every_window_raw_part() -> None:
     at = datetime(2026, 3, 2, 11, 17, 30, tzinfo=UTC)
     starts = [at - burn.length for burn in budget.BURN_WINDOWS] + [at - timedelta(days=7)]
     plan = windows.plan(at, starts)
-    segments = plan.segments()
+    segments = plan.segments
     assert len(segments) == len(set(segments))
-    assert segments == sorted(segments, reverse=True)
+    assert segments == tuple(sorted(segments, reverse=True))
     moments = [at - timedelta(minutes=m) for m in (0, 1, 5, 59, 60, 61, 117, 120, 1440, 9000)]
     for moment in moments:
         # The segment a sample falls in is the first whose test it passes.
@@ -150,3 +150,45 @@ def test_segments_partition_every_window_raw_part() -> None:
                 < windows.hour_start(window.rolled[1])
             )
             assert window.raw_holds(segment) == (inside and not rolled), (moment, window)
+
+
+def test_each_window_adds_up_exactly_its_raw_segments_and_rolled_hours() -> None:
+    at = datetime(2026, 3, 2, 11, 17, 30, tzinfo=UTC)
+    starts = [at - burn.length for burn in budget.BURN_WINDOWS] + [at - timedelta(days=7)]
+    plan = windows.plan(at, starts)
+    firsts = plan.rolled_firsts
+    for window, picks in zip(plan.windows, plan.picks, strict=True):
+        assert picks.raw == tuple(
+            k for k, probe in enumerate(plan.segments) if window.raw_holds(probe)
+        )
+        # Rolled segment k holds hours [firsts[k], firsts[k-1]); together, a window's
+        # rolled segments hold exactly its rolled hours.
+        hours = {
+            hour
+            for k in picks.rolled
+            for hour in range(firsts[k], firsts[k - 1] if k else plan.settled_hour)
+        }
+        expected = set(range(*window.rolled)) if window.rolled else set()
+        assert hours == expected
+
+
+def test_the_sweep_rechecks_the_last_hours_and_a_full_check_every_rolled_hour() -> None:
+    at = datetime(2026, 3, 2, 11, 17, 30, tzinfo=UTC)
+    full = windows.plan(at, [at - timedelta(days=7)])
+    assert full.rolled_hours is not None
+    assert full.checked_hours == full.rolled_hours
+    recent = windows.plan(at, [at - timedelta(days=7)], recheck_hours=24)
+    assert recent.checked_hours == (full.rolled_hours[1] - 24, full.rolled_hours[1])
+    short = windows.plan(at, [at - timedelta(hours=6)], recheck_hours=24)
+    assert short.checked_hours == short.rolled_hours
+    assert windows.plan(at, [at - timedelta(minutes=30)]).checked_hours is None
+
+
+def test_an_incident_window_starts_at_its_first_firing_at_most_the_slo_window_back() -> None:
+    fired = [AT - timedelta(hours=3), AT - timedelta(days=30)]
+    starts = windows.evaluation_starts(AT, window_days=7, incidents_fired_at=fired)
+    assert starts[0] == AT - timedelta(days=7)
+    assert starts[1 : 1 + len(budget.BURN_WINDOWS)] == [
+        AT - burn.length for burn in budget.BURN_WINDOWS
+    ]
+    assert starts[-2:] == [AT - timedelta(hours=3), AT - timedelta(days=7)]

@@ -1,4 +1,5 @@
-"""Task lifecycle: enqueue, claim with a lease, report progress, finish, cancel.
+"""The tasks front door: the job runner's queue, kept in core as every domain starts
+tasks. Lifecycle: enqueue, claim with a lease, report progress, finish, cancel.
 
 Every status change and progress step appends a task event in the same
 transaction. Updates by a worker are conditional on still holding the lease,
@@ -9,15 +10,33 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.clock import Clock
 from server.core.db import get_in_workspace
-from server.core.errors import Conflict
+from server.core.errors import Conflict, NotFound
 from server.core.events import service as events
 from server.core.events.service import Stream
+from server.core.pagination import Listing
 from server.core.tasks.models import Task
+
+__all__ = [
+    "FINISHED",
+    "Task",
+    "TaskEventType",
+    "TaskStatus",
+    "cancel",
+    "claim_next",
+    "enqueue",
+    "find_task",
+    "finish",
+    "get_task",
+    "list_tasks",
+    "renew_lease",
+    "report_progress",
+    "task_payload",
+]
 
 
 class TaskStatus(StrEnum):
@@ -29,6 +48,24 @@ class TaskStatus(StrEnum):
 
 
 FINISHED = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+class TaskEventType(StrEnum):
+    QUEUED = "task.queued"
+    STARTED = "task.started"
+    TAKEN_OVER = "task.taken_over"
+    PROGRESS = "task.progress"
+    CANCEL_REQUESTED = "task.cancel_requested"
+    SUCCEEDED = "task.succeeded"
+    FAILED = "task.failed"
+    CANCELLED = "task.cancelled"
+
+
+_FINISHED_EVENT = {
+    TaskStatus.SUCCEEDED: TaskEventType.SUCCEEDED,
+    TaskStatus.FAILED: TaskEventType.FAILED,
+    TaskStatus.CANCELLED: TaskEventType.CANCELLED,
+}
 
 
 def task_payload(task: Task) -> dict[str, Any]:
@@ -43,12 +80,12 @@ def task_payload(task: Task) -> dict[str, Any]:
     }
 
 
-def _emit(session: AsyncSession, task: Task, type_: str, now: datetime) -> None:
+def _emit(session: AsyncSession, task: Task, type_: TaskEventType, now: datetime) -> None:
     events.append(
         session,
         workspace_id=task.workspace_id,
         stream=Stream.TASK,
-        type=type_,
+        type=type_.value,
         subject_id=task.id,
         payload=task_payload(task),
         occurred_at=now,
@@ -78,7 +115,7 @@ async def enqueue(
     )
     session.add(task)
     await session.flush()
-    _emit(session, task, "task.queued", now)
+    _emit(session, task, TaskEventType.QUEUED, now)
     return task
 
 
@@ -86,11 +123,19 @@ async def get_task(session: AsyncSession, *, workspace_id: int, task_id: int) ->
     return await get_in_workspace(session, Task, task_id, workspace_id=workspace_id, what="task")
 
 
-def tasks_query(*, workspace_id: int, status: TaskStatus | None = None) -> Select[Task]:
+async def find_task(session: AsyncSession, *, workspace_id: int, task_id: int) -> Task | None:
+    """The task, or None when it does not exist or belongs to another workspace."""
+    try:
+        return await get_task(session, workspace_id=workspace_id, task_id=task_id)
+    except NotFound:
+        return None
+
+
+def list_tasks(*, workspace_id: int, status: TaskStatus | None = None) -> Listing[Task]:
     query = select(Task).where(Task.workspace_id == workspace_id)
     if status is not None:
         query = query.where(Task.status == status.value)
-    return query
+    return Listing(query, order=[Task.id])
 
 
 async def cancel(session: AsyncSession, *, workspace_id: int, task_id: int, clock: Clock) -> Task:
@@ -101,10 +146,10 @@ async def cancel(session: AsyncSession, *, workspace_id: int, task_id: int, cloc
     if task.status == TaskStatus.QUEUED:
         task.status = TaskStatus.CANCELLED.value
         task.finished_at = now
-        _emit(session, task, "task.cancelled", now)
+        _emit(session, task, TaskEventType.CANCELLED, now)
     elif not task.cancel_requested:
         task.cancel_requested = True
-        _emit(session, task, "task.cancel_requested", now)
+        _emit(session, task, TaskEventType.CANCEL_REQUESTED, now)
     await session.flush()
     return task
 
@@ -137,7 +182,7 @@ async def claim_next(
     task.attempts += 1
     task.started_at = task.started_at or now
     await session.flush()
-    _emit(session, task, "task.taken_over" if taken_over else "task.started", now)
+    _emit(session, task, TaskEventType.TAKEN_OVER if taken_over else TaskEventType.STARTED, now)
     return task
 
 
@@ -170,7 +215,7 @@ async def report_progress(
     task.lease_expires_at = now + lease
     if progress != task.progress:
         task.progress = min(max(progress, 0.0), 1.0)
-        _emit(session, task, "task.progress", now)
+        _emit(session, task, TaskEventType.PROGRESS, now)
     await session.flush()
     return task
 
@@ -214,5 +259,5 @@ async def finish(
         task.result = result
     task.error = error
     await session.flush()
-    _emit(session, task, f"task.{status.value.lower()}", now)
+    _emit(session, task, _FINISHED_EVENT[status], now)
     return task

@@ -1,5 +1,5 @@
-"""Evaluating policies: measure their windows, store an SloEvaluation, announce it,
-and let the newest evaluation drive the policy's alerts and budget state.
+"""Recording evaluations: store each as an SloEvaluation, let the newest drive its
+policy's state and burn-rate alerts, and announce it.
 
 An evaluation ``at`` a moment before the policy's newest one is a look back: it
 is stored and announced (``slo.evaluated``) but changes neither alerts nor the
@@ -8,26 +8,19 @@ the time they were appended (the clock), never ``at``.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.alerts.models import Alert
 from server.core.events import service as events
 from server.core.events.service import Stream
-from server.slo import alerting, measurement, windows
-from server.slo.alerting import Incident
-from server.slo.budget import BURN_WINDOWS, Assessment, Counts, SloStatus, assess
+from server.slo import alerting
+from server.slo.budget import Assessment, Counts, SloStatus
+from server.slo.incidents import Incident
 from server.slo.models import SloEvaluation, SloPolicy
 from server.slo.policies import BudgetPolicyState, OnExhausted
-
-#: Rolled hours this recent are compared with the samples at every evaluation, so a
-#: sample up to a day late counts at once; older ones within FULL_CHECK_EVERY (and
-#: at once for ``evaluateSlo``, which always checks every hour).
-RECHECKED_HOURS = 24
-FULL_CHECK_EVERY = timedelta(hours=1)
 
 
 class SloEventType(StrEnum):
@@ -51,65 +44,6 @@ class Outcome:
     evaluation: SloEvaluation | None = field(default=None)
     #: The budget policy state changed with this evaluation (entered or left FROZEN).
     budget_event: SloEventType | None = field(default=None)
-
-
-def is_look_back(policy: SloPolicy, at: datetime) -> bool:
-    return policy.latest_evaluated_at is not None and at < policy.latest_evaluated_at
-
-
-def _window_starts(policy: SloPolicy, at: datetime, incidents: list[Alert]) -> list[datetime]:
-    window_start = at - timedelta(days=policy.window_days)
-    return [
-        window_start,
-        *(at - burn.length for burn in BURN_WINDOWS),
-        *(max(alert.first_fired_at, window_start) for alert in incidents),
-    ]
-
-
-def full_check_due(policy: SloPolicy, now: datetime) -> bool:
-    """Whether the sweep should compare all of the policy's rolled hours with the
-    samples: every 1 to 2 hours (spread by policy id), recent hours every time."""
-    if policy.rollups_checked_at is None:
-        return True
-    spread = timedelta(minutes=policy.id % 60)
-    return now >= policy.rollups_checked_at + FULL_CHECK_EVERY + spread
-
-
-async def assess_policy(
-    session: AsyncSession,
-    policy: SloPolicy,
-    *,
-    at: datetime,
-    open_alerts: list[Alert],
-    full_check: bool,
-    now: datetime,
-) -> Outcome:
-    """Measure and assess one policy at ``at`` (nothing is stored yet)."""
-    look_back = is_look_back(policy, at)
-    alerts = [] if look_back else open_alerts
-    plan = windows.plan(at, _window_starts(policy, at, alerts))
-    verify_from = None if full_check else plan.settled_hour - RECHECKED_HOURS
-    counts = await measurement.measure(session, policy, plan, verify_from=verify_from)
-    if full_check:
-        policy.rollups_checked_at = now
-    window, burns = counts[0], counts[1 : 1 + len(BURN_WINDOWS)]
-    incident_counts = counts[1 + len(BURN_WINDOWS) :]
-    return Outcome(
-        policy=policy,
-        at=at,
-        look_back=look_back,
-        window=window,
-        assessment=assess(
-            policy.objective,
-            window,
-            {burn.name: measured for burn, measured in zip(BURN_WINDOWS, burns, strict=True)},
-        ),
-        incidents=[
-            Incident(alert, measured)
-            for alert, measured in zip(alerts, incident_counts, strict=True)
-        ],
-        previous_status=policy.latest_status,
-    )
 
 
 def _evaluation_row(outcome: Outcome) -> SloEvaluation:
@@ -214,20 +148,7 @@ def _advance(outcome: Outcome) -> None:
         )
 
 
-async def record(session: AsyncSession, outcomes: list[Outcome], *, now: datetime) -> None:
-    """Store the evaluations, advance their policies, append the events, set-based."""
-    rows = [_evaluation_row(outcome) for outcome in outcomes]
-    session.add_all(rows)
-    await session.flush()
-    for outcome, row in zip(outcomes, rows, strict=True):
-        outcome.evaluation = row
-        if not outcome.look_back:
-            _advance(outcome)
-    await session.flush()
-    await events.append_many(session, [row for o in outcomes for row in _events_of(o, now)])
-
-
-async def apply_alerts(session: AsyncSession, outcomes: list[Outcome], *, now: datetime) -> None:
+async def _apply_alerts(session: AsyncSession, outcomes: list[Outcome], *, now: datetime) -> None:
     """The newest evaluations drive their policies' burn-rate alerts."""
     for outcome in outcomes:
         if outcome.look_back:
@@ -242,43 +163,19 @@ async def apply_alerts(session: AsyncSession, outcomes: list[Outcome], *, now: d
         )
 
 
-async def evaluate_batch(
-    session: AsyncSession, policies: list[SloPolicy], *, at: datetime, now: datetime
-) -> list[Outcome]:
-    """Evaluate policies (locked by the caller) at ``at``, set-based where it counts."""
-    open_alerts = await alerting.open_alerts_by_policy(
-        session, [policy for policy in policies if not is_look_back(policy, at)]
-    )
-    outcomes = [
-        await assess_policy(
-            session,
-            policy,
-            at=at,
-            open_alerts=open_alerts.get(policy.id, []),
-            full_check=full_check_due(policy, now),
-            now=now,
-        )
-        for policy in policies
-    ]
-    await record(session, outcomes, now=now)
-    await apply_alerts(session, outcomes, now=now)
-    return outcomes
-
-
-async def evaluate_one(
-    session: AsyncSession, policy: SloPolicy, *, at: datetime, now: datetime
-) -> Outcome:
-    """Evaluate one policy (locked by the caller) at ``at``; failures propagate."""
-    look_back = is_look_back(policy, at)
-    open_alerts = {} if look_back else await alerting.open_alerts_by_policy(session, [policy])
-    outcome = await assess_policy(
-        session,
-        policy,
-        at=at,
-        open_alerts=open_alerts.get(policy.id, []),
-        full_check=True,
-        now=now,
-    )
-    await record(session, [outcome], now=now)
-    await apply_alerts(session, [outcome], now=now)
-    return outcome
+async def record(
+    session: AsyncSession, outcomes: list[Outcome], *, now: datetime
+) -> list[SloEvaluation]:
+    """Store the evaluations, advance their policies and append the events,
+    set-based; then bring the alerts in line with the newest evaluations."""
+    rows = [_evaluation_row(outcome) for outcome in outcomes]
+    session.add_all(rows)
+    await session.flush()
+    for outcome, row in zip(outcomes, rows, strict=True):
+        outcome.evaluation = row
+        if not outcome.look_back:
+            _advance(outcome)
+    await session.flush()
+    await events.append_many(session, [row for o in outcomes for row in _events_of(o, now)])
+    await _apply_alerts(session, outcomes, now=now)
+    return rows
