@@ -11,12 +11,13 @@ from schema.alerts import AlertMutation, AlertQuery
 from schema.audit import AuditQuery
 from schema.engine.execution import OpsGraphExecutionContext
 from schema.engine.extensions import ExtensionSpec
+from schema.engine.lenient import read_field_leniently
 from schema.engine.limits import limit_extensions
 from schema.engine.schema import OpsGraphSchema
 from schema.events import EventQuery, EventSubscription
 from schema.observability import ObservabilityQuery
 from schema.scalars import SCALAR_MAP
-from schema.signals import SignalMutation, SignalQuery, read_sample_times_leniently
+from schema.signals import SignalMutation, SignalQuery
 from schema.silences import SilenceMutation, SilenceQuery
 from schema.slo import SloMutation, SloQuery
 from schema.tasks import TaskMutation, TaskQuery
@@ -63,5 +64,6 @@ def build_schema(settings: Settings, *, extensions: Iterable[ExtensionSpec] = ()
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         execution_context_class=OpsGraphExecutionContext,
     )
-    read_sample_times_leniently(schema)
+    # ingestSignals rejects a malformed ts as its item's fault, not the batch's.
+    read_field_leniently(schema, "SignalInput", "ts")
     return schema

@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from graphql import ConstValueNode, GraphQLScalarType, value_from_ast_untyped
 from strawberry.scalars import JSON
 from strawberry.types.arguments import InputContext
 from strawberry.types.base import get_object_definition
@@ -27,8 +26,8 @@ class SignalInput:
     service: str
     name: str
     value: float
-    #: Read leniently (see ``read_sample_times_leniently``): at run time, the
-    #: client's value itself when it is no date-time.
+    #: Read leniently (``schema.root``): at run time, the client's value itself
+    #: when it is no date-time, which ingest then rejects as that item's fault.
     ts: datetime | None = None
     labels: JSON | None = None
 
@@ -51,42 +50,6 @@ def _signal_from_input(cls: type, value: Mapping[str, Any], _context: InputConte
 
 
 get_object_definition(SignalInput, strict=True).from_input = _signal_from_input
-
-
-def read_sample_times_leniently(schema: strawberry.Schema) -> None:
-    """Give ``SignalInput.ts`` a DateTime that lets through what it cannot read.
-
-    ingestSignals reports every bad item of a batch by its index. A ``ts`` the
-    DateTime scalar refuses would otherwise fail the coercion of the whole
-    ``signals`` variable, and with it the batch; read this way, it reaches
-    ``validate_sample``, which rejects that item alone. The twin keeps the name,
-    description and output of DateTime, so the schema reads the same. Being
-    another object, a variable declared ``DateTime`` cannot stand for this one
-    field (``ts: $t``); a whole ``SignalInput`` variable, as clients send, can.
-    """
-    graphql_schema = schema._schema
-    strict = graphql_schema.type_map["DateTime"]
-    assert isinstance(strict, GraphQLScalarType)
-
-    def read(value: Any) -> Any:
-        try:
-            return strict.coerce_input_value(value)
-        except Exception:  # whatever DateTime refuses, as graphql-core treats it
-            return value
-
-    def read_literal(node: ConstValueNode) -> Any:
-        return read(value_from_ast_untyped(node))
-
-    twin = GraphQLScalarType(
-        name=strict.name,
-        description=strict.description,
-        specified_by_url=strict.specified_by_url,
-        coerce_output_value=strict.coerce_output_value,
-        coerce_input_value=read,
-        coerce_input_literal=read_literal,
-    )
-    signal_input = graphql_schema.type_map["SignalInput"]
-    signal_input.fields["ts"].type = twin  # type: ignore[attr-defined]
 
 
 @strawberry.input

@@ -21,10 +21,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts import aggregation, drafts, lifecycle, queries, raising, silences
 from server.alerts.aggregation import AggregationRuleDraft
+from server.alerts.aggregation import create as create_aggregation_rule
+from server.alerts.aggregation import delete_rule as delete_aggregation_rule
+from server.alerts.aggregation import update_rule as update_aggregation_rule
 from server.alerts.drafts import AlertInputLike, AlertSource, AlertStatus, Severity
 from server.alerts.events import AlertEventType
 from server.alerts.models import AggregationRule, Alert, AlertGroup, SilenceRule
-from server.alerts.queries import AlertFilter, OpenAlertCount, SlaFigures
+from server.alerts.queries import (
+    AlertFilter,
+    OpenAlertCount,
+    SlaFigures,
+    open_alert_counts,
+    sla_overview,
+)
 from server.alerts.silences import (
     Recurrence,
     RecurrenceDraft,
@@ -36,6 +45,10 @@ from server.alerts.silences import (
     silences_at,
     state_at,
 )
+from server.alerts.silences import create as create_silence_rule
+from server.alerts.silences import delete_rule as delete_silence_rule
+from server.alerts.silences import expire as expire_silence_rule
+from server.alerts.silences import update_rule as update_silence_rule
 from server.core.db import Base, get_in_workspace
 from server.core.errors import NotFound
 from server.core.events import service as events
@@ -128,23 +141,6 @@ async def alert_timelines(
     return [timelines[alert_id] for alert_id in alert_ids]
 
 
-async def open_alert_counts(session: AsyncSession, *, workspace_id: int) -> list[OpenAlertCount]:
-    return await queries.open_alert_counts(session, workspace_id=workspace_id)
-
-
-async def sla_overview(
-    session: AsyncSession,
-    *,
-    workspace_id: int,
-    from_: datetime,
-    to: datetime,
-    service: str | None = None,
-) -> SlaFigures:
-    return await queries.sla_overview(
-        session, workspace_id=workspace_id, from_=from_, to=to, service=service
-    )
-
-
 # Alerts: raising and the lifecycle
 
 
@@ -226,34 +222,6 @@ async def find_silence_rule(
     )
 
 
-async def create_silence_rule(
-    session: AsyncSession, *, workspace_id: int, draft: SilenceDraft, author: str, now: datetime
-) -> SilenceRule:
-    return await silences.create(
-        session, workspace_id=workspace_id, draft=draft, author=author, now=now
-    )
-
-
-async def update_silence_rule(
-    session: AsyncSession, *, workspace_id: int, rule_id: int, draft: SilenceDraft, now: datetime
-) -> SilenceRule:
-    return await silences.update_rule(
-        session, workspace_id=workspace_id, rule_id=rule_id, draft=draft, now=now
-    )
-
-
-async def expire_silence_rule(
-    session: AsyncSession, *, workspace_id: int, rule_id: int, now: datetime
-) -> SilenceRule:
-    return await silences.expire(session, workspace_id=workspace_id, rule_id=rule_id, now=now)
-
-
-async def delete_silence_rule(
-    session: AsyncSession, *, workspace_id: int, rule_id: int, now: datetime
-) -> SilenceRule:
-    return await silences.delete_rule(session, workspace_id=workspace_id, rule_id=rule_id, now=now)
-
-
 # Aggregation rules and their groups
 
 
@@ -279,30 +247,3 @@ async def list_alert_groups(
         ),
         window_seconds=await aggregation.rule_windows(session, workspace_id=workspace_id),
     )
-
-
-async def create_aggregation_rule(
-    session: AsyncSession, *, workspace_id: int, draft: AggregationRuleDraft, now: datetime
-) -> AggregationRule:
-    return await aggregation.create(session, workspace_id=workspace_id, draft=draft, now=now)
-
-
-async def update_aggregation_rule(
-    session: AsyncSession,
-    *,
-    workspace_id: int,
-    rule_id: int,
-    draft: AggregationRuleDraft,
-    now: datetime,
-) -> AggregationRule:
-    """Change a rule; its groups start afresh."""
-    return await aggregation.update_rule(
-        session, workspace_id=workspace_id, rule_id=rule_id, draft=draft, now=now
-    )
-
-
-async def delete_aggregation_rule(
-    session: AsyncSession, *, workspace_id: int, rule_id: int
-) -> AggregationRule:
-    """Delete a rule and, with it, its groups."""
-    return await aggregation.delete_rule(session, workspace_id=workspace_id, rule_id=rule_id)

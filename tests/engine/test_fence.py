@@ -25,6 +25,7 @@ ENGINE_DOCUMENTS = "schema/engine/documents.py"
 ENGINE_ERRORS = "schema/engine/errors.py"
 ENGINE_EXTENSIONS = "schema/engine/extensions.py"
 ENGINE_LIMITS = "schema/engine/limits.py"
+ENGINE_LENIENT = "schema/engine/lenient.py"
 WS_PROTOCOLS = "server/transport/ws_protocols.py"
 HTTP = "server/transport/http.py"
 GRAPHQL_HTTP = "server/transport/graphql_http.py"
@@ -48,6 +49,7 @@ def _r(name: str, used_in: str, use: str, **signature: tuple[str, ...]) -> Relia
 RELIED_ON = [
     # Strawberry's schema: OpsGraphSchema subclasses it and overrides its entry points.
     _r(f"{SCHEMA}.Schema._schema", ENGINE_SCHEMA, "the graphql-core schema executed directly"),
+    _r(f"{SCHEMA}.Schema._schema", ENGINE_LENIENT, "the input field given a lenient scalar"),
     _r(f"{SCHEMA}.Schema.execution_context_class", ENGINE_SCHEMA, "the executor class it runs"),
     _r(
         f"{SCHEMA}.Schema.__init__",
