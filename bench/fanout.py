@@ -57,6 +57,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from bench._harness import (
+    REPO,
     BenchDatabase,
     BenchError,
     PgConnection,
@@ -78,7 +79,6 @@ EVENTS_PER_TASK = 4  # task.queued, task.started, task.progress, task.succeeded
 SUBSCRIPTION = "subscription { taskEvents { cursor type occurredAt payload } }"
 MUTATION = "mutation { startSecurityInspection { id } }"
 PROTOCOL = Subprotocol("graphql-transport-ws")
-SCRIPT = Path(__file__).resolve()
 
 TARGET_SUBSCRIBERS = 1_000
 TARGET_EVENTS_PER_S = 10.0
@@ -387,12 +387,14 @@ async def client_processes(
         for share in shares:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                str(SCRIPT),
+                "-m",
+                "bench.fanout",
                 "--client",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 limit=PIPE_LIMIT,
                 start_new_session=True,  # a Ctrl-C reaches the benchmark, which stops them
+                cwd=REPO,
             )
             client = ClientProcess(process, share)
             clients.append(client)
