@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -21,6 +21,9 @@ from schema.permissions import CanRead
 from server.alerts import service as alerts
 from server.core.auth import Permission
 from server.core.events.service import EventRecord
+
+if TYPE_CHECKING:
+    from schema.escalation import EscalationExecutionType
 
 
 @strawberry.input
@@ -126,6 +129,15 @@ class AlertType:
         )
         records = await loader.load(int(self.id))
         return [EventEnvelope.from_record(record) for record in records]
+
+    @strawberry.field(description="What escalation did to the alert, oldest first.")
+    async def escalation_executions(
+        self, info: Info
+    ) -> list[Annotated["EscalationExecutionType", strawberry.lazy("schema.escalation")]]:
+        # Imported here: schema.escalation imports this module for its Alert type.
+        from schema.escalation import executions_of_alert
+
+        return await executions_of_alert(info, int(self.id))
 
     @classmethod
     def from_model(cls, row: alerts.Alert) -> "AlertType":

@@ -14,8 +14,11 @@ from schema.engine.extensions import ExtensionSpec
 from schema.engine.lenient import read_field_leniently
 from schema.engine.limits import limit_extensions
 from schema.engine.schema import OpsGraphSchema
+from schema.escalation import EscalationMutation, EscalationQuery
 from schema.events import EventQuery, EventSubscription
+from schema.notifications import NotificationMutation, NotificationQuery
 from schema.observability import ObservabilityQuery
+from schema.oncall import OncallMutation, OncallQuery
 from schema.scalars import SCALAR_MAP
 from schema.signals import SignalMutation, SignalQuery
 from schema.silences import SilenceMutation, SilenceQuery
@@ -33,6 +36,9 @@ Query = merge_types(
         AlertQuery,
         SilenceQuery,
         AggregationQuery,
+        OncallQuery,
+        NotificationQuery,
+        EscalationQuery,
         TaskQuery,
         EventQuery,
         AuditQuery,
@@ -47,6 +53,9 @@ Mutation = merge_types(
         AlertMutation,
         SilenceMutation,
         AggregationMutation,
+        OncallMutation,
+        NotificationMutation,
+        EscalationMutation,
         TaskMutation,
     ),
 )

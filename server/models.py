@@ -6,6 +6,20 @@ from server.audit.models import AuditEntry
 from server.core.db import Base
 from server.core.events.models import Event, EventRetention
 from server.core.tasks.models import PeriodicJob, Task
+from server.escalation.models import (
+    EscalationExecution,
+    EscalationHandoverMark,
+    EscalationPolicy,
+    EscalationState,
+)
+from server.notifications.models import (
+    Notification,
+    NotificationCheckpoint,
+    NotificationDelivery,
+    NotificationMessage,
+    NotificationRoute,
+)
+from server.oncall.models import OncallOverride, OncallRotation, OncallSchedule, OncallShift
 from server.signals.models import Signal
 from server.slo.models import SloEvaluation, SloPolicy, SloRollup
 
@@ -16,8 +30,21 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Base",
+    "EscalationExecution",
+    "EscalationHandoverMark",
+    "EscalationPolicy",
+    "EscalationState",
     "Event",
     "EventRetention",
+    "Notification",
+    "NotificationCheckpoint",
+    "NotificationDelivery",
+    "NotificationMessage",
+    "NotificationRoute",
+    "OncallOverride",
+    "OncallRotation",
+    "OncallSchedule",
+    "OncallShift",
     "PeriodicJob",
     "Signal",
     "SilenceRule",

@@ -50,7 +50,9 @@ def test_a_dependency_added_without_refreshing_the_lock_fails_the_check(
     pyproject = project_copy / "pyproject.toml"
     text = pyproject.read_text()
     assert '    "orjson' in text
-    pyproject.write_text(text.replace('    "orjson', '    "icalendar>=6",\n    "orjson', 1))
+    # A package nothing here depends on, directly or not.
+    assert "pyfiglet" not in (project_copy / "uv.lock").read_text()
+    pyproject.write_text(text.replace('    "orjson', '    "pyfiglet>=1.0",\n    "orjson', 1))
     checked = _lock_check(project_copy)
     assert checked.returncode != 0
     assert "needs to be updated" in checked.stderr

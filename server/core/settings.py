@@ -58,6 +58,32 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     websocket_init_timeout_seconds: float = Field(default=5.0, gt=0)
 
+    #: Notifications: how often alert events are turned into messages and due
+    #: attempts are sent (each a periodic job, once per period across replicas).
+    notification_interval: timedelta = Field(default=timedelta(milliseconds=500), gt=timedelta(0))
+    notification_timeout_seconds: float = Field(default=5.0, gt=0)
+    notification_max_attempts: int = Field(default=5, ge=1, le=50)
+    notification_backoff_base: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
+    notification_backoff_cap: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
+    notification_send_concurrency: int = Field(default=10, ge=1)
+    #: An attempt claimed longer ago than this counts as failed with an unknown outcome.
+    notification_claim_lease: timedelta = Field(
+        default=timedelta(minutes=2), gt=timedelta(seconds=1)
+    )
+    #: No SMTP host: EMAIL attempts fail with a clear error (the embedded default).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "opsgraph@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    #: ``auto`` (STARTTLS when offered), ``starttls`` (required), ``tls`` (implicit), ``none``.
+    smtp_tls: str = Field(default="auto", pattern="^(auto|starttls|tls|none)$")
+
+    #: Escalation: how often the sweep runs (once per period across replicas), and
+    #: how many due alerts one of its transactions takes on.
+    escalation_sweep_interval: timedelta = Field(default=timedelta(seconds=15), gt=timedelta(0))
+    escalation_batch_size: int = Field(default=500, ge=1, le=10_000)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")

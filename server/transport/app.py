@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import WebSocketRoute
@@ -18,6 +18,8 @@ from server.core import metrics
 from server.core.clock import Clock, SystemClock
 from server.core.services import Services
 from server.core.settings import Settings, get_settings
+from server.notifications import service as notifications
+from server.oncall import service as oncall
 from server.transport.composition import build_services
 from server.transport.graphql_http import GraphQLEndpoint
 from server.transport.http import OpsGraphView, RequestContextMiddleware
@@ -93,3 +95,21 @@ def _add_operational_routes(app: FastAPI, services: Services) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(notifications.RECEIPTS_PATH, include_in_schema=False)
+    async def notification_receipt(request: Request) -> JSONResponse:
+        body, now = await request.body(), services.clock.now()
+        status, answer = await notifications.answer_receipt(
+            services.db, body=body, headers=request.headers, now=now
+        )
+        return JSONResponse(answer, status_code=status)
+
+    @app.get("/oncall/{schedule}.ics", include_in_schema=False)
+    async def oncall_feed(schedule: str, token: str = "") -> Response:
+        async with services.db.reader() as session:
+            body = await oncall.calendar_feed(
+                session, schedule=schedule, token=token, now=services.clock.now()
+            )
+        if body is None:  # a wrong token and an unknown schedule look alike
+            return Response(status_code=404)
+        return Response(body, media_type="text/calendar; charset=utf-8")

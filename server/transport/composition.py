@@ -6,10 +6,18 @@ from server.core.clock import Clock
 from server.core.db import Database
 from server.core.services import Services
 from server.core.settings import Settings
+from server.escalation import jobs as escalation_jobs
+from server.notifications import jobs as notification_jobs
 from server.security import jobs as security_jobs
 from server.slo import jobs as slo_jobs
 
-DOMAIN_JOBS = (alert_jobs.register, slo_jobs.register, security_jobs.register)
+DOMAIN_JOBS = (
+    alert_jobs.register,
+    slo_jobs.register,
+    security_jobs.register,
+    notification_jobs.register,
+    escalation_jobs.register,
+)
 
 
 def build_services(settings: Settings, clock: Clock) -> Services:

@@ -1,8 +1,8 @@
 """The SLA overview over alerts first fired in [from, to), against figures worked out by hand.
 
 Alerts are raised, acknowledged, resolved and closed at chosen moments of the
-session clock; timeout escalations are recorded the way the escalation
-scheduler records them.
+session clock; escalation policies escalate them, by sweeps run at chosen moments
+with the job runner paused.
 """
 
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from server.alerts.lifecycle import EscalationReason, record_escalation
 from server.core.clock import FrozenClock
 from server.core.services import Services
 from tests.conftest import START, Workspace
+from tests.escalation.helpers import create_policy, step, sweep_at
 from tests.graphql_client import GraphQLClient
 
 SLA_FIELDS = """
@@ -73,33 +73,19 @@ def figures(overview: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-async def escalate(
-    services: Services,
-    workspace: Workspace,
-    alert_id: str,
-    reason: EscalationReason,
-    *,
-    step: int | None = None,
-) -> None:
-    async with services.outbox.transaction() as session:
-        await record_escalation(
-            session,
-            workspace_id=int(workspace.id),
-            alert_id=int(alert_id),
-            reason=reason,
-            now=services.clock.now(),
-            step=step,
-        )
+def service_is(service: str) -> list[dict[str, str]]:
+    return [{"label": "service", "op": "EQ", "value": service}]
 
 
 async def test_sla_overview_figures(
-    gql: GraphQLClient, workspace: Workspace, services: Services, restore_clock: FrozenClock
+    gql: GraphQLClient, workspace: Workspace, services: Services, paused_runner: FrozenClock
 ) -> None:
     """Four alerts: api-1 and api-2 acknowledged after 120 s and 300 s (MTTA 210 s);
     api-1, api-2 and web-2 resolved after 600 s, 1,800 s and 1,200 s (MTTR 1,200 s);
-    web-1 escalated for want of an acknowledgement."""
+    web-1 escalated for want of an acknowledgement (web's policy: after 900 s)."""
     key = workspace.developer
-    clock = restore_clock
+    clock = paused_runner
+    await create_policy(gql, key, step(900, "oncall://web"), matchers=service_is("web"))
     at = {"seconds": 0}
 
     def at_second(second: int) -> None:
@@ -123,7 +109,9 @@ async def test_sla_overview_figures(
     await gql.data(RESOLVE, {"id": api_1}, key=key)
     at_second(900)
     await gql.data(CLOSE, {"id": api_1}, key=key)
-    await escalate(services, workspace, web_1, EscalationReason.ACK_TIMEOUT, step=1)
+    await sweep_at(services, clock, clock.now())  # web-1 is due, web-2 only at 960 s
+    escalated = (await gql.data(ALERT, {"id": web_1}, key=key))["alert"]["timeoutEscalatedAt"]
+    assert datetime.fromisoformat(escalated) == T0 + timedelta(seconds=900)
     at_second(1260)
     await gql.data(RESOLVE, {"id": web_2}, key=key)  # resolved without an acknowledgement
     at_second(1800)
@@ -278,18 +266,28 @@ async def test_the_overview_counts_only_the_workspace_s_alerts(
 
 
 async def test_escalations_show_in_the_timeline_and_only_ack_timeouts_count(
-    gql: GraphQLClient, workspace: Workspace, services: Services, restore_clock: FrozenClock
+    gql: GraphQLClient, workspace: Workspace, services: Services, paused_runner: FrozenClock
 ) -> None:
     key = workspace.developer
-    restore_clock.set(T0)
+    clock = paused_runner
+    two_steps = (step(300, "oncall://api"), step(600, "oncall://api"))
+    await create_policy(gql, key, *two_steps, name="api", matchers=service_is("api"))
+    await create_policy(
+        gql,
+        key,
+        step(3600, "oncall://search"),
+        name="search",
+        matchers=service_is("search"),
+        refireThreshold=1,
+    )
+    clock.set(T0)
     timed_out = await raise_alert(gql, key, "timed-out")
-    repeated = await raise_alert(gql, key, "repeated")
-    restore_clock.set(T0 + timedelta(minutes=5))
-    await escalate(services, workspace, timed_out, EscalationReason.ACK_TIMEOUT, step=1)
-    await escalate(services, workspace, repeated, EscalationReason.REPEAT_TRIGGER)
-    restore_clock.set(T0 + timedelta(minutes=15))
-    # A second step for the same alert: still one timeout-escalated alert.
-    await escalate(services, workspace, timed_out, EscalationReason.ACK_TIMEOUT, step=2)
+    repeated = await raise_alert(gql, key, "repeated", service="search")
+    clock.set(T0 + timedelta(minutes=4))
+    await raise_alert(gql, key, "repeated", service="search")  # fires again: escalates
+    await sweep_at(services, clock, T0 + timedelta(minutes=5))
+    # The second step for the same alert: still one timeout-escalated alert.
+    await sweep_at(services, clock, T0 + timedelta(minutes=15))
 
     alert = (await gql.data(ALERT, {"id": timed_out}, key=workspace.viewer))["alert"]
     assert datetime.fromisoformat(alert["timeoutEscalatedAt"]) == T0 + timedelta(minutes=5)
@@ -297,8 +295,8 @@ async def test_escalations_show_in_the_timeline_and_only_ack_timeouts_count(
     escalations = [event for event in alert["events"] if event["type"] == "alert.escalated"]
     assert [event["type"] for event in alert["events"]] == ["alert.fired"] + ["alert.escalated"] * 2
     assert [(e["payload"]["reason"], e["payload"]["step"]) for e in escalations] == [
+        ("ACK_TIMEOUT", 0),
         ("ACK_TIMEOUT", 1),
-        ("ACK_TIMEOUT", 2),
     ]
     assert [datetime.fromisoformat(e["occurredAt"]) for e in escalations] == [
         T0 + timedelta(minutes=5),
@@ -308,8 +306,12 @@ async def test_escalations_show_in_the_timeline_and_only_ack_timeouts_count(
 
     other = (await gql.data(ALERT, {"id": repeated}, key=workspace.viewer))["alert"]
     assert other["timeoutEscalatedAt"] is None
-    assert [event["type"] for event in other["events"]] == ["alert.fired", "alert.escalated"]
-    assert other["events"][1]["payload"]["reason"] == "REPEAT_TRIGGER"
+    assert [event["type"] for event in other["events"]] == [
+        "alert.fired",
+        "alert.deduplicated",
+        "alert.escalated",
+    ]
+    assert other["events"][2]["payload"]["reason"] == "REPEAT_TRIGGER"
 
     overview = await sla(gql, workspace.viewer, T0, T0 + timedelta(hours=1))
     assert (overview["total"], overview["timeoutEscalated"]) == (2, 1)

@@ -1,0 +1,128 @@
+"""A route that matches a firing alert is notified when the alert fires.
+
+The dispatcher reads ``alert.fired`` events (not the ``alert.deduplicated``
+repeats) from the events outbox after its checkpoint, and creates one message
+per enabled route whose matchers match the alert and that existed when it
+fired. It locks the checkpoint row, creates the messages and moves the
+checkpoint in one transaction: a batch of events becomes messages exactly
+once, whichever replica runs it and however often. Cursors only ever grow
+(``server.core.events``), so no event can appear behind the checkpoint.
+
+Not notified: alerts silenced, inhibited or noise-suppressed when they fired
+(flags in the payload; aggregation suppresses in the same transaction with an
+``alert.noise_suppressed`` event, which is looked up too).
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.core.events import service as events
+from server.core.events.models import Event
+from server.core.events.outbox import Outbox
+from server.core.events.service import Stream
+from server.notifications import messages, routes
+from server.notifications.models import NotificationCheckpoint
+
+FIRED = "alert.fired"
+NOISE_SUPPRESSED = "alert.noise_suppressed"
+#: Payload flags of an alert that is stored but not notified.
+NOT_NOTIFIED_FLAGS = ("silenced", "inhibited", "noiseSuppressed")
+FIRED_REASON = "fired"
+BATCH = 500
+CHECKPOINT_ID = 1
+
+
+async def _checkpoint(session: AsyncSession, now: datetime) -> NotificationCheckpoint:
+    """The checkpoint row, locked; created at the newest event when missing, so a
+    first start does not notify history."""
+    found = await session.get(NotificationCheckpoint, CHECKPOINT_ID, with_for_update=True)
+    if found is not None:
+        return found
+    dialect = (await session.connection()).dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(NotificationCheckpoint)
+        .values(id=CHECKPOINT_ID, last_seq=await events.latest_seq(session), updated_at=now)
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
+    created = await session.get(
+        NotificationCheckpoint, CHECKPOINT_ID, with_for_update=True, populate_existing=True
+    )
+    assert created is not None
+    return created
+
+
+def notifiable(payload: dict[str, Any]) -> bool:
+    return not any(payload.get(flag) for flag in NOT_NOTIFIED_FLAGS)
+
+
+async def _noise_suppressed(session: AsyncSession, alert_ids: list[int]) -> set[int]:
+    rows = await session.scalars(
+        select(Event.subject_id).where(
+            Event.stream == Stream.ALERT.value,
+            Event.type == NOISE_SUPPRESSED,
+            Event.subject_id.in_(alert_ids),
+        )
+    )
+    return {subject for subject in rows.all() if subject is not None}
+
+
+async def dispatch_batch(outbox: Outbox, *, now: datetime, batch: int = BATCH) -> tuple[int, int]:
+    """Turn the next fired alerts into messages: (events read, messages created)."""
+    async with outbox.transaction() as session:
+        checkpoint = await _checkpoint(session, now)
+        fired = (
+            await session.scalars(
+                select(Event)
+                .where(
+                    Event.seq > checkpoint.last_seq,
+                    Event.stream == Stream.ALERT.value,
+                    Event.type == FIRED,
+                )
+                .order_by(Event.seq)
+                .limit(batch)
+            )
+        ).all()
+        if not fired:
+            return 0, 0
+        suppressed = await _noise_suppressed(
+            session, [event.subject_id for event in fired if event.subject_id is not None]
+        )
+        by_workspace = await routes.enabled_routes(
+            session, workspace_ids=sorted({event.workspace_id for event in fired})
+        )
+        created = 0
+        for event in fired:
+            if not notifiable(event.payload) or event.subject_id in suppressed:
+                continue
+            for route in by_workspace[event.workspace_id]:
+                if route.created_at <= event.occurred_at and routes.matches(route, event.payload):
+                    await messages.create_for_route(
+                        session,
+                        route=route,
+                        alert=event.payload,
+                        reason=FIRED_REASON,
+                        now=now,
+                        source_event_seq=event.seq,
+                    )
+                    created += 1
+        last = fired[-1].seq
+        assert last is not None
+        checkpoint.last_seq = last
+        checkpoint.updated_at = now
+    return len(fired), created
+
+
+async def dispatch(outbox: Outbox, *, now: datetime, batch: int = BATCH) -> int:
+    """Dispatch every fired alert not yet dispatched; how many messages were created."""
+    created = 0
+    while True:
+        read, made = await dispatch_batch(outbox, now=now, batch=batch)
+        created += made
+        if read < batch:
+            return created
