@@ -15,7 +15,6 @@ caller to page; those that check their input against the database take a session
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,8 +48,7 @@ from server.alerts.silences import create as create_silence_rule
 from server.alerts.silences import delete_rule as delete_silence_rule
 from server.alerts.silences import expire as expire_silence_rule
 from server.alerts.silences import update_rule as update_silence_rule
-from server.core.db import Base, get_in_workspace
-from server.core.errors import NotFound
+from server.core.db import find_in_workspace
 from server.core.events import service as events
 from server.core.events.service import EventRecord, Stream
 from server.core.matchers import check_patterns_in_database
@@ -102,17 +100,6 @@ __all__ = [
     "update_silence_rule",
 ]
 
-RowT = TypeVar("RowT", bound=Base)
-
-
-async def _find(
-    session: AsyncSession, model: type[RowT], row_id: int, *, workspace_id: int, what: str
-) -> RowT | None:
-    try:
-        return await get_in_workspace(session, model, row_id, workspace_id=workspace_id, what=what)
-    except NotFound:
-        return None
-
 
 # Alerts: reading
 
@@ -128,7 +115,7 @@ async def list_alerts(
 
 
 async def find_alert(session: AsyncSession, *, workspace_id: int, alert_id: int) -> Alert | None:
-    return await _find(session, Alert, alert_id, workspace_id=workspace_id, what="alert")
+    return await find_in_workspace(session, Alert, alert_id, workspace_id=workspace_id)
 
 
 async def alert_timelines(
@@ -217,9 +204,7 @@ def list_silence_rules(
 async def find_silence_rule(
     session: AsyncSession, *, workspace_id: int, rule_id: int
 ) -> SilenceRule | None:
-    return await _find(
-        session, SilenceRule, rule_id, workspace_id=workspace_id, what="silence rule"
-    )
+    return await find_in_workspace(session, SilenceRule, rule_id, workspace_id=workspace_id)
 
 
 # Aggregation rules and their groups

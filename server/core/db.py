@@ -181,6 +181,23 @@ async def copy_rows(
 RowT = TypeVar("RowT", bound="Base")
 
 
+async def find_in_workspace(
+    session: AsyncSession,
+    model: type[RowT],
+    row_id: int,
+    *,
+    workspace_id: int,
+    for_update: bool = False,
+) -> RowT | None:
+    """The row of ``model`` (with ``id`` and ``workspace_id`` columns) with this id in
+    the workspace, else None: a row of another workspace is not found either."""
+    columns = model.__table__.c
+    query = select(model).where(columns.id == row_id, columns.workspace_id == workspace_id)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
 async def get_in_workspace(
     session: AsyncSession,
     model: type[RowT],
@@ -190,13 +207,10 @@ async def get_in_workspace(
     what: str,
     for_update: bool = False,
 ) -> RowT:
-    """The row of ``model`` (with ``id`` and ``workspace_id`` columns) with this id in
-    the workspace, else NOT_FOUND: a row of another workspace is not found either."""
-    columns = model.__table__.c
-    query = select(model).where(columns.id == row_id, columns.workspace_id == workspace_id)
-    if for_update:
-        query = query.with_for_update()
-    row = await session.scalar(query)
+    """As ``find_in_workspace``, but NOT_FOUND when there is no such row."""
+    row = await find_in_workspace(
+        session, model, row_id, workspace_id=workspace_id, for_update=for_update
+    )
     if row is None:
         raise NotFound(f"{what} {row_id} not found")
     return row

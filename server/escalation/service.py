@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts.escalation import EscalationReason
-from server.core.db import get_in_workspace
-from server.core.errors import NotFound
+from server.core.db import find_in_workspace
 from server.core.pagination import Listing
 from server.escalation import policies
 from server.escalation.models import EscalationExecution, EscalationPolicy
@@ -51,16 +50,7 @@ def list_policies(*, workspace_id: int) -> Listing[EscalationPolicy]:
 async def find_policy(
     session: AsyncSession, *, workspace_id: int, policy_id: int
 ) -> EscalationPolicy | None:
-    try:
-        return await get_in_workspace(
-            session,
-            EscalationPolicy,
-            policy_id,
-            workspace_id=workspace_id,
-            what="escalation policy",
-        )
-    except NotFound:
-        return None
+    return await find_in_workspace(session, EscalationPolicy, policy_id, workspace_id=workspace_id)
 
 
 async def create_policy(

@@ -10,12 +10,10 @@ workspace; services flush and never commit.
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.db import Base, get_in_workspace
-from server.core.errors import NotFound
+from server.core.db import find_in_workspace
 from server.core.pagination import Listing
 from server.notifications import deliveries, inbox, routes
 from server.notifications.deliveries import RECEIPTS_PATH, DeliveryFilter, answer_receipt
@@ -55,18 +53,6 @@ __all__ = [
     "routes_by_id",
     "update_route",
 ]
-
-
-RowT = TypeVar("RowT", bound=Base)
-
-
-async def _find(
-    session: AsyncSession, model: type[RowT], row_id: int, *, workspace_id: int, what: str
-) -> RowT | None:
-    try:
-        return await get_in_workspace(session, model, row_id, workspace_id=workspace_id, what=what)
-    except NotFound:
-        return None
 
 
 # Routes
@@ -123,9 +109,7 @@ def list_routes(*, workspace_id: int) -> Listing[NotificationRoute]:
 async def find_route(
     session: AsyncSession, *, workspace_id: int, route_id: int
 ) -> NotificationRoute | None:
-    return await _find(
-        session, NotificationRoute, route_id, workspace_id=workspace_id, what="notification route"
-    )
+    return await find_in_workspace(session, NotificationRoute, route_id, workspace_id=workspace_id)
 
 
 async def routes_by_id(

@@ -14,8 +14,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.clock import Clock
-from server.core.db import get_in_workspace
-from server.core.errors import Conflict, NotFound
+from server.core.db import find_in_workspace, get_in_workspace
+from server.core.errors import Conflict
 from server.core.events import service as events
 from server.core.events.service import Stream
 from server.core.pagination import Listing
@@ -125,10 +125,7 @@ async def get_task(session: AsyncSession, *, workspace_id: int, task_id: int) ->
 
 async def find_task(session: AsyncSession, *, workspace_id: int, task_id: int) -> Task | None:
     """The task, or None when it does not exist or belongs to another workspace."""
-    try:
-        return await get_task(session, workspace_id=workspace_id, task_id=task_id)
-    except NotFound:
-        return None
+    return await find_in_workspace(session, Task, task_id, workspace_id=workspace_id)
 
 
 def list_tasks(*, workspace_id: int, status: TaskStatus | None = None) -> Listing[Task]:
