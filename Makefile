@@ -53,6 +53,8 @@ bench: $(UV)
 	$(BIN)/python -m bench.fanout
 	$(BIN)/python -m bench.alerts
 	$(BIN)/python -m bench.slo
+	$(BIN)/python -m bench.escalation
+	$(BIN)/python -m bench.notify
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

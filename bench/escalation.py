@@ -19,8 +19,10 @@ periodic job) in this process, on a frozen clock:
   due at once: 10,000 escalations, each notifying a person in-app and by email.
 
 The anchor of the ratios is a plain ``SELECT`` of those 10,000 alerts (asyncpg,
-every column) in the same run. The target (under 2 s) applies to the first and
-the steady sweeps. Prints one JSON document to stdout; progress goes to stderr.
+every column) in the same run. One target (under 2 s) applies to the first and
+the steady sweeps; the burst has its own (under 5 s), reported as its own
+figure with its ratio to the anchor. Prints one JSON document to stdout;
+progress goes to stderr.
 
     .venv/bin/python -m bench.escalation
 
@@ -58,6 +60,7 @@ from server.transport.cli import migrate
 from server.transport.composition import build_services
 
 TARGET_SECONDS = 2.0
+BURST_TARGET_SECONDS = 5.0
 STEP_0 = timedelta(minutes=25)
 STEP_1 = timedelta(minutes=10)
 INTERVAL = timedelta(seconds=15)
@@ -215,6 +218,16 @@ async def run(database: BenchDatabase) -> dict[str, Any]:
             "max_seconds": TARGET_SECONDS,
             "seconds": round(worst, 3),
             "met": worst < TARGET_SECONDS,
+        },
+        "burst": {
+            "description": f"one sweep when all {alert_count:,} alerts are due at once"
+            f" (each escalation notifying a person in-app and by email) in under"
+            f" {BURST_TARGET_SECONDS:g} s",
+            "max_seconds": BURST_TARGET_SECONDS,
+            "seconds": round(burst_s, 3),
+            "ratio_to_plain_select": round(burst_s / anchor, 1),
+            "executions": sum(burst.executions.values()),
+            "met": burst_s < BURST_TARGET_SECONDS,
         },
         "alerts": selected,
         "plain_select_seconds": round(anchor, 4),

@@ -1,13 +1,17 @@
 """Two server processes over one PostgreSQL and one Redis, as in production.
 
 The processes poll the database only every 30 s, so an event that arrives
-within seconds crossed Redis; polling is the safety net, not the path.
+within seconds crossed Redis; polling is the safety net, not the path. Both
+run every periodic job (notification dispatch and sending, the escalation
+sweep) at once, as replicas do.
 """
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -19,8 +23,12 @@ from server.core.events.models import Event
 from server.core.migrations import ROOT
 from server.core.services import Services
 from server.core.tasks.models import Task
+from server.escalation.models import EscalationExecution
 from tests.conftest import Backend, Workspace, free_port
+from tests.escalation.helpers import create_policy, step
 from tests.graphql_client import GraphQLClient
+from tests.notifications.helpers import create_route
+from tests.notifications.receivers import Received, webhook_receiver
 from tests.ws_client import subscription_client
 
 TASK_EVENTS = "subscription($after: String) { taskEvents(after: $after) { cursor type payload } }"
@@ -275,3 +283,83 @@ async def test_tasks_of_a_killed_replica_are_taken_over_and_finish_once(
     assert succeeded == len(task_ids), "each task finished exactly once"
     assert taken_over == orphaned
     assert {task_id for task_id, attempts in rows if attempts == 2} == orphaned
+
+
+ESCALATING_ALERTS = 12
+RAISE = "mutation($input: AlertInput!) { raiseAlert(input: $input) { id } }"
+#: Both replicas dispatch, send and sweep five times a second.
+FAST_JOBS = {
+    "allow_loopback_webhooks": "true",
+    "notification_interval": "PT0.2S",
+    "escalation_sweep_interval": "PT0.2S",
+}
+
+
+async def _raise_on(address: str, key: str, fingerprint: str) -> str:
+    item = {
+        "service": "checkout",
+        "summary": "down",
+        "severity": "PAGE",
+        "fingerprint": fingerprint,
+    }
+    async with httpx.AsyncClient(base_url=f"http://{address}") as http:
+        data = await GraphQLClient(http).data(RAISE, {"input": item}, key=key)
+    alert_id: str = data["raiseAlert"]["id"]
+    return alert_id
+
+
+async def _until_received(requests: list[Received], path: str, count: int) -> list[Received]:
+    """The requests to ``path`` once ``count`` of them arrived (within 20 s), and
+    whatever else arrives in the second after."""
+    for _ in range(200):
+        if sum(1 for request in requests if request.path == path) >= count:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1)
+    return [request for request in requests if request.path == path]
+
+
+async def test_replicas_send_each_notification_and_escalation_step_exactly_once(
+    production_backend: Backend, workspace: Workspace, services: Services
+) -> None:
+    # Two steps a second apart to one webhook route: each alert is notified when
+    # it fires (the route matches every alert) and at each step, three messages.
+    key = workspace.developer
+    async with (
+        webhook_receiver() as receiver,
+        _replicas(production_backend, **FAST_JOBS) as (first, second),
+        httpx.AsyncClient(base_url=f"http://{first}") as http,
+    ):
+        path = f"/hook/{workspace.name}"
+        url = f"http://127.0.0.1:{receiver.port}{path}"
+        await create_route(GraphQLClient(http), key, name="hook", channel="WEBHOOK", url=url)
+        await create_policy(
+            GraphQLClient(http), key, step(1, "route://hook"), step(1, "route://hook")
+        )
+        raised = [
+            _raise_on(address, key, f"replicas-{n}")
+            for n, address in enumerate((first, second) * (ESCALATING_ALERTS // 2))
+        ]
+        alert_ids = set(await asyncio.gather(*raised))
+        received = await _until_received(receiver.requests, path, 3 * ESCALATING_ALERTS)
+    sent = Counter(request.headers["webhook-id"] for request in received)
+    assert [webhook_id for webhook_id, count in sent.items() if count > 1] == []
+    assert len(sent) == 3 * ESCALATING_ALERTS
+    reasons = Counter(
+        (data["alert"]["alertId"], data["reason"].split(":")[0])
+        for data in (json.loads(request.body)["data"] for request in received)
+    )
+    assert reasons == Counter(
+        {
+            (alert_id, reason): count
+            for alert_id in alert_ids
+            for reason, count in (("fired", 1), ("ACK_TIMEOUT", 2))
+        }
+    )
+    async with services.db.reader() as session:
+        executed = await session.scalar(
+            select(func.count()).where(
+                EscalationExecution.alert_id.in_([int(alert_id) for alert_id in alert_ids])
+            )
+        )
+    assert executed == 2 * ESCALATING_ALERTS

@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     #: attempts are sent (each a periodic job, once per period across replicas).
     notification_interval: timedelta = Field(default=timedelta(milliseconds=500), gt=timedelta(0))
     notification_timeout_seconds: float = Field(default=5.0, gt=0)
-    notification_max_attempts: int = Field(default=5, ge=1, le=50)
+    #: Nine attempts 5 s apart at first, doubling to 10 min: a message is given up
+    #: no sooner than ~10 min after its first attempt (``notifications.backoff``).
+    notification_max_attempts: int = Field(default=9, ge=1, le=50)
     notification_backoff_base: timedelta = Field(default=timedelta(seconds=5), gt=timedelta(0))
     notification_backoff_cap: timedelta = Field(default=timedelta(minutes=10), gt=timedelta(0))
     notification_send_concurrency: int = Field(default=10, ge=1)

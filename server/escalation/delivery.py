@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.core.errors import InvalidInput, NotFound
+from server.core.errors import InvalidInput
 from server.escalation import schedule
 from server.notifications import dispatch
 from server.oncall import targets as oncall
@@ -39,39 +39,40 @@ def describe(reason: str, *, policy: str | None, step: int) -> str:
 
 
 class Courier:
-    """Notifies the targets of one sweep's escalations in its transaction; each
-    on-call target is resolved once per workspace."""
+    """Notifies the targets of one batch of escalations in its transaction, set-based.
+
+    ``notify_target`` and ``notify_people`` decide whom each target reaches and
+    queue the notices; ``deliver`` then creates them all with one call of each
+    notifications entry point. Each on-call target is resolved, and each
+    workspace's route names read, once.
+    """
 
     def __init__(self, session: AsyncSession, now: datetime) -> None:
         self._session = session
         self._now = now
         self._resolved: dict[tuple[int, str], oncall.Resolution] = {}
+        self._route_names: dict[int, set[str]] = {}
+        self._people: list[dispatch.PersonNotice] = []
+        self._routes: list[dispatch.RouteNotice] = []
+        self._undeliverable: list[dispatch.UndeliverableNotice] = []
 
     async def notify_target(
         self, *, workspace_id: int, target: str, alert: Mapping[str, Any], reason: str
     ) -> Reached:
         parsed = schedule.parse_target(target)
         if parsed is None:
-            return await self._undeliverable(workspace_id, alert, target, f"{reason}: no target")
+            return self._undeliverable_to(workspace_id, alert, target, f"{reason}: no target")
         if parsed.kind is schedule.TargetKind.ROUTE:
-            try:
-                await dispatch.notify_route(
-                    self._session,
-                    workspace_id=workspace_id,
-                    route_name=parsed.name,
-                    alert=alert,
-                    reason=reason,
-                    now=self._now,
-                )
-            except NotFound:
+            if parsed.name not in await self._routes_of(workspace_id):
                 missing = f"{reason}: no notification route named {parsed.name!r}"
-                return await self._undeliverable(workspace_id, alert, target, missing)
+                return self._undeliverable_to(workspace_id, alert, target, missing)
+            self._routes.append(dispatch.RouteNotice(workspace_id, parsed.name, alert, reason))
             return Reached([target], undeliverable=False)
         try:
             resolution = await self._resolve(workspace_id, target)
         except InvalidInput:
-            return await self._undeliverable(workspace_id, alert, target, f"{reason}: no target")
-        return await self.notify_people(
+            return self._undeliverable_to(workspace_id, alert, target, f"{reason}: no target")
+        return self.notify_people(
             workspace_id=workspace_id,
             target=target,
             contacts=resolution.contacts,
@@ -80,7 +81,7 @@ class Courier:
             reason=reason,
         )
 
-    async def notify_people(
+    def notify_people(
         self,
         *,
         workspace_id: int,
@@ -91,14 +92,26 @@ class Courier:
         reason: str,
     ) -> Reached:
         for contact in contacts:
-            await self._notify_person(workspace_id, contact.person, contact.contact, alert, reason)
+            self._people.append(
+                dispatch.PersonNotice(workspace_id, contact.person, contact.contact, alert, reason)
+            )
         if contacts:
             return Reached(list(dict.fromkeys(c.person for c in contacts)), undeliverable=False)
         for fallback in fallbacks:
-            await self._notify_person(workspace_id, FALLBACK, fallback, alert, reason)
+            self._people.append(
+                dispatch.PersonNotice(workspace_id, FALLBACK, fallback, alert, reason)
+            )
         nobody = f"{reason}: nobody is on call for {target}"
-        reached = await self._undeliverable(workspace_id, alert, target, nobody)
+        reached = self._undeliverable_to(workspace_id, alert, target, nobody)
         return Reached([FALLBACK] if fallbacks else [], reached.undeliverable)
+
+    async def deliver(self) -> None:
+        """Create every queued notification: people, routes, then what is undeliverable."""
+        people, routes, undeliverable = self._people, self._routes, self._undeliverable
+        self._people, self._routes, self._undeliverable = [], [], []
+        await dispatch.notify_people(self._session, notices=people, now=self._now)
+        await dispatch.notify_routes(self._session, notices=routes, now=self._now)
+        await dispatch.record_undeliverables(self._session, notices=undeliverable, now=self._now)
 
     async def _resolve(self, workspace_id: int, target: str) -> oncall.Resolution:
         key = (workspace_id, target)
@@ -108,33 +121,17 @@ class Courier:
             )
         return self._resolved[key]
 
-    async def _notify_person(
-        self,
-        workspace_id: int,
-        person: str,
-        contact: str,
-        alert: Mapping[str, Any],
-        reason: str,
-    ) -> None:
-        await dispatch.notify_person(
-            self._session,
-            workspace_id=workspace_id,
-            person=person,
-            contact=contact,
-            alert=alert,
-            reason=reason,
-            now=self._now,
-        )
+    async def _routes_of(self, workspace_id: int) -> set[str]:
+        if workspace_id not in self._route_names:
+            self._route_names[workspace_id] = await dispatch.route_names(
+                self._session, workspace_id=workspace_id
+            )
+        return self._route_names[workspace_id]
 
-    async def _undeliverable(
+    def _undeliverable_to(
         self, workspace_id: int, alert: Mapping[str, Any], target: str, why: str
     ) -> Reached:
-        await dispatch.record_undeliverable(
-            self._session,
-            workspace_id=workspace_id,
-            alert=alert,
-            target=target,
-            reason=why[:MAX_REASON],
-            now=self._now,
+        self._undeliverable.append(
+            dispatch.UndeliverableNotice(workspace_id, target, alert, why[:MAX_REASON])
         )
         return Reached([], undeliverable=True)

@@ -14,7 +14,8 @@ One sweep, at ``now``:
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), the next step's targets notified
    (ACK_TIMEOUT) or the current step's again after enough re-fires
    (REPEAT_TRIGGER), executions written, the states moved on, and
-   ``alert.escalated`` appended through the alerts entry point.
+   ``alert.escalated`` appended through the alerts entry point. The batch's
+   notifications are created together, a few statements for all of them.
 
 Exactly once across replicas: a step runs only in the transaction that holds
 its state row's lock, and that transaction moves the state on before it commits;
@@ -24,18 +25,20 @@ leaves neither the notifications nor the moved state behind. Silenced,
 inhibited and noise-suppressed alerts are never due.
 """
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import case, delete, exists, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, exists, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts import escalation as alerts
+from server.core.db import UTCDateTime
 from server.core.events.outbox import Outbox
 from server.escalation import schedule
 from server.escalation.delivery import Courier, Reached, describe
@@ -261,7 +264,7 @@ async def _escalate_handovers(
     reason = alerts.EscalationReason.SHIFT_HANDOVER
     for state, policy, handover, step in due:
         target = f"{schedule.ONCALL_SCHEME}{handover.schedule}"
-        reached = await courier.notify_people(
+        reached = courier.notify_people(
             workspace_id=workspace_id,
             target=target,
             contacts=handover.incoming,
@@ -272,6 +275,7 @@ async def _escalate_handovers(
         cycle = state.cycle if state.next_step else max(state.cycle - 1, 0)
         executions.append(_execution(state, policy.id, reason, step, cycle, target, reached, now))
         escalations.append(alerts.Escalation(state.alert_id, reason, step, {"target": target}))
+    await courier.deliver()
     await _record(session, executions, escalations, now=now, report=report)
 
 
@@ -326,6 +330,7 @@ async def _escalate(
         state.refire_baseline = occurrences
         state.last_executed_at = now
         decided.append((state, policy, decision))
+    await _write_back(session, [state for state, *_ in claimed])
     payloads = await alerts.payloads(session, alert_ids=[state.alert_id for state, *_ in decided])
     courier = Courier(session, now)
     executions: list[dict[str, Any]] = []
@@ -356,6 +361,7 @@ async def _escalate(
                     state.alert_id, decision.reason, decision.step, {"target": target}
                 )
             )
+    await courier.deliver()
     await _record(session, executions, escalations, now=now, report=report)
 
 
@@ -383,6 +389,105 @@ def _execution(
     }
 
 
+_STATE_COLUMNS = (
+    "next_step",
+    "cycle",
+    "executed",
+    "anchor_at",
+    "next_due_at",
+    "refire_baseline",
+    "last_executed_at",
+    "updated_at",
+)
+_UPDATE_STATES = text(
+    """
+    UPDATE escalation_states AS s
+    SET next_step = m.next_step, cycle = m.cycle, executed = m.executed,
+        anchor_at = m.anchor_at, next_due_at = m.next_due_at,
+        refire_baseline = m.refire_baseline, last_executed_at = m.last_executed_at,
+        updated_at = m.updated_at
+    FROM unnest(
+        CAST(:alert_id AS bigint[]), CAST(:next_step AS integer[]), CAST(:cycle AS integer[]),
+        CAST(:executed AS integer[]), CAST(:anchor_at AS timestamptz[]),
+        CAST(:next_due_at AS timestamptz[]), CAST(:refire_baseline AS integer[]),
+        CAST(:last_executed_at AS timestamptz[]), CAST(:updated_at AS timestamptz[])
+    ) AS m(
+        alert_id, next_step, cycle, executed, anchor_at, next_due_at, refire_baseline,
+        last_executed_at, updated_at
+    )
+    WHERE s.alert_id = m.alert_id
+    """
+)
+
+
+async def _write_back(session: AsyncSession, states: list[EscalationState]) -> None:
+    """Store the claimed states as moved on, with one statement rather than one
+    UPDATE each at the next flush (they leave the session)."""
+    if not states:
+        return
+    rows = [
+        {
+            "alert_id": state.alert_id,
+            **{column: getattr(state, column) for column in _STATE_COLUMNS},
+        }
+        for state in states
+    ]
+    for state in states:
+        session.expunge(state)
+    if (await session.connection()).dialect.name != "postgresql":
+        await session.execute(update(EscalationState), rows)
+        return
+    await session.execute(
+        _UPDATE_STATES, {column: [row[column] for row in rows] for column in rows[0]}
+    )
+
+
+#: Executions travel as one array per column (one statement, prepared once, for
+#: a batch of any size), as events do.
+_INSERT_EXECUTIONS = text(
+    """
+    INSERT INTO escalation_executions (
+        workspace_id, alert_id, policy_id, step, cycle, reason, target, recipients,
+        undeliverable, executed_at
+    )
+    SELECT e.workspace_id, e.alert_id, e.policy_id, e.step, e.cycle, e.reason, e.target,
+           CAST(e.recipients AS jsonb), e.undeliverable, :executed_at
+    FROM unnest(
+        CAST(:workspace_ids AS bigint[]), CAST(:alert_ids AS bigint[]),
+        CAST(:policy_ids AS bigint[]), CAST(:steps AS integer[]), CAST(:cycles AS integer[]),
+        CAST(:reasons AS text[]), CAST(:targets AS text[]), CAST(:recipients AS text[]),
+        CAST(:undeliverable AS boolean[])
+    ) WITH ORDINALITY AS e(
+        workspace_id, alert_id, policy_id, step, cycle, reason, target, recipients,
+        undeliverable, n
+    )
+    ORDER BY e.n
+    """
+).bindparams(bindparam("executed_at", type_=UTCDateTime()))
+
+
+async def _insert_executions(
+    session: AsyncSession, executions: list[dict[str, Any]], now: datetime
+) -> None:
+    if (await session.connection()).dialect.name != "postgresql":
+        await session.execute(insert(EscalationExecution), executions)
+        return
+    await session.execute(
+        _INSERT_EXECUTIONS,
+        {
+            "executed_at": now,
+            **{
+                f"{column}s": [execution[column] for execution in executions]
+                for column in ("workspace_id", "alert_id", "policy_id", "step", "cycle")
+            },
+            "reasons": [execution["reason"] for execution in executions],
+            "targets": [execution["target"] for execution in executions],
+            "recipients": [json.dumps(execution["recipients"]) for execution in executions],
+            "undeliverable": [execution["undeliverable"] for execution in executions],
+        },
+    )
+
+
 async def _record(
     session: AsyncSession,
     executions: list[dict[str, Any]],
@@ -392,7 +497,7 @@ async def _record(
     report: SweepReport,
 ) -> None:
     if executions:
-        await session.execute(insert(EscalationExecution), executions)
+        await _insert_executions(session, executions, now)
         report.executions.update(execution["reason"] for execution in executions)
     await alerts.record_escalations(session, escalations=escalations, now=now)
     await session.flush()

@@ -3,8 +3,8 @@
 The dispatcher reads ``alert.fired`` events (not the ``alert.deduplicated``
 repeats) from the events outbox after its checkpoint, and creates one message
 per enabled route whose matchers match the alert and that existed when it
-fired. It locks the checkpoint row, creates the messages and moves the
-checkpoint in one transaction: a batch of events becomes messages exactly
+fired. It locks the checkpoint row, creates the batch's messages set-based and
+moves the checkpoint in one transaction: a batch of events becomes messages exactly
 once, whichever replica runs it and however often. Cursors only ever grow
 (``server.core.events``), so no event can appear behind the checkpoint.
 
@@ -27,6 +27,7 @@ from server.core.events.outbox import Outbox
 from server.core.events.service import Stream
 from server.notifications import messages, routes
 from server.notifications.models import NotificationCheckpoint
+from server.notifications.routes import Channel
 
 FIRED = "alert.fired"
 NOISE_SUPPRESSED = "alert.noise_suppressed"
@@ -96,21 +97,23 @@ async def dispatch_batch(outbox: Outbox, *, now: datetime, batch: int = BATCH) -
         by_workspace = await routes.enabled_routes(
             session, workspace_ids=sorted({event.workspace_id for event in fired})
         )
-        created = 0
-        for event in fired:
-            if not notifiable(event.payload) or event.subject_id in suppressed:
-                continue
-            for route in by_workspace[event.workspace_id]:
-                if route.created_at <= event.occurred_at and routes.matches(route, event.payload):
-                    await messages.create_for_route(
-                        session,
-                        route=route,
-                        alert=event.payload,
-                        reason=FIRED_REASON,
-                        now=now,
-                        source_event_seq=event.seq,
-                    )
-                    created += 1
+        drafts = [
+            messages.MessageDraft(
+                workspace_id=route.workspace_id,
+                channel=Channel(route.channel),
+                target=messages.route_target(route),
+                alert=event.payload,
+                reason=FIRED_REASON,
+                route_id=route.id,
+                route_name=route.name,
+                source_event_seq=event.seq,
+            )
+            for event in fired
+            if notifiable(event.payload) and event.subject_id not in suppressed
+            for route in by_workspace[event.workspace_id]
+            if route.created_at <= event.occurred_at and routes.matches(route, event.payload)
+        ]
+        created = len(await messages.create_many(session, drafts, now=now))
         last = fired[-1].seq
         assert last is not None
         checkpoint.last_seq = last

@@ -1,13 +1,15 @@
-"""Messages and their attempts: created here, sent by the job runner.
+"""Messages and their attempts: created here, set-based, and sent by the job runner.
 
 A WEBHOOK or EMAIL message starts with one PENDING attempt due at once; an
 IN_APP message is delivered in the transaction that creates it (a row in the
 recipient's inbox). Every delivered notification appends ``alert.notified`` to
-the alert's stream, in the transaction that records it.
+the alert's stream, in the transaction that records it. What cannot be sent is
+recorded as a message with one UNDELIVERABLE attempt.
 """
 
-import uuid
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.events import service as events
 from server.core.events.service import Stream
+from server.notifications import bulk
 from server.notifications.models import (
     Notification,
     NotificationDelivery,
@@ -26,6 +29,9 @@ from server.notifications.routes import Channel
 
 NOTIFIED = "alert.notified"
 MAX_TITLE = 300
+MAX_REASON = 200
+MAX_TARGET = 2048
+MAX_ERROR = 1000
 
 
 class DeliveryStatus(StrEnum):
@@ -36,7 +42,7 @@ class DeliveryStatus(StrEnum):
 
 
 def new_webhook_id() -> str:
-    return f"msg_{uuid.uuid4().hex}"
+    return f"msg_{secrets.token_hex(16)}"
 
 
 def alert_id_of(alert: Mapping[str, Any]) -> int | None:
@@ -44,33 +50,41 @@ def alert_id_of(alert: Mapping[str, Any]) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
-def _message(
-    *,
-    workspace_id: int,
-    channel: Channel | None,
-    target: str | None,
-    alert: Mapping[str, Any],
-    reason: str,
-    now: datetime,
-    route_id: int | None = None,
-    person: str | None = None,
-    source_event_seq: int | None = None,
-) -> NotificationMessage:
-    return NotificationMessage(
-        workspace_id=workspace_id,
-        route_id=route_id,
-        person=person,
-        channel=channel.value if channel else None,
-        target=target,
-        alert_id=alert_id_of(alert),
-        alert=dict(alert),
-        reason=reason[:200],
-        webhook_id=new_webhook_id(),
-        source_event_seq=source_event_seq,
-        status=DeliveryStatus.PENDING.value,
-        created_at=now,
-        updated_at=now,
-    )
+@dataclass(frozen=True, slots=True)
+class MessageDraft:
+    """One message to create: to a route (``route_id``, ``route_name``), to a
+    ``person``, or to a target no channel reaches (``channel`` None).
+
+    ``undeliverable`` says why it cannot be sent: such a message is recorded with
+    one UNDELIVERABLE attempt and never sent.
+    """
+
+    workspace_id: int
+    channel: Channel | None
+    target: str
+    alert: Mapping[str, Any]
+    reason: str
+    route_id: int | None = None
+    route_name: str | None = None
+    person: str | None = None
+    source_event_seq: int | None = None
+    undeliverable: str | None = None
+
+    @property
+    def status(self) -> DeliveryStatus:
+        """The status it is created with (an in-app message is delivered at once)."""
+        if self.undeliverable is not None:
+            return DeliveryStatus.UNDELIVERABLE
+        if self.channel is Channel.IN_APP:
+            return DeliveryStatus.SUCCEEDED
+        return DeliveryStatus.PENDING
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    message_id: int
+    #: The message's first attempt.
+    delivery_id: int
 
 
 def attempt_of(
@@ -89,36 +103,26 @@ def attempt_of(
     )
 
 
-def append_notified(
-    session: AsyncSession,
-    message: NotificationMessage,
-    delivery: NotificationDelivery,
+def notified_payload(
+    alert: Mapping[str, Any],
     *,
+    channel: str | None,
+    reason: str,
+    delivery_id: int,
+    webhook_id: str,
     recipient: str | None,
     route_name: str | None,
-    now: datetime,
-) -> None:
-    """``alert.notified`` on the alert's stream: the alert as notified, and to whom."""
-    alert = message.alert
-    events.append(
-        session,
-        workspace_id=message.workspace_id,
-        stream=Stream.ALERT,
-        type=NOTIFIED,
-        subject_id=message.alert_id,
-        service=alert.get("service"),
-        severity=alert.get("severity"),
-        payload={
-            **alert,
-            "recipient": recipient,
-            "channel": message.channel,
-            "route": route_name,
-            "reason": message.reason,
-            "deliveryId": str(delivery.id),
-            "webhookId": message.webhook_id,
-        },
-        occurred_at=now,
-    )
+) -> dict[str, Any]:
+    """The ``alert.notified`` payload: the alert as notified, and to whom."""
+    return {
+        **alert,
+        "recipient": recipient,
+        "channel": channel,
+        "route": route_name,
+        "reason": reason,
+        "deliveryId": str(delivery_id),
+        "webhookId": webhook_id,
+    }
 
 
 def describe(alert: Mapping[str, Any], reason: str) -> tuple[str, str]:
@@ -139,131 +143,123 @@ def describe(alert: Mapping[str, Any], reason: str) -> tuple[str, str]:
     return title[:MAX_TITLE], body
 
 
-async def _deliver_in_app(
-    session: AsyncSession, message: NotificationMessage, *, route_name: str | None, now: datetime
-) -> None:
-    recipient = message.target or ""
-    title, body = describe(message.alert, message.reason)
-    session.add(
-        Notification(
-            workspace_id=message.workspace_id,
-            recipient=recipient,
-            message_id=message.id,
-            alert_id=message.alert_id,
-            title=title,
-            body=body,
-            created_at=now,
-        )
-    )
-    delivery = attempt_of(message, 1, due_at=now, now=now)
-    delivery.status = DeliveryStatus.SUCCEEDED.value
-    delivery.latency_ms = 0
-    delivery.finished_at = now
-    session.add(delivery)
-    message.status = DeliveryStatus.SUCCEEDED.value
-    await session.flush()
-    append_notified(session, message, delivery, recipient=recipient, route_name=route_name, now=now)
-
-
-async def _start(
-    session: AsyncSession,
-    message: NotificationMessage,
-    *,
-    route_name: str | None,
-    now: datetime,
-) -> NotificationMessage:
-    session.add(message)
-    await session.flush()
-    if message.channel == Channel.IN_APP.value:
-        await _deliver_in_app(session, message, route_name=route_name, now=now)
-    else:
-        session.add(attempt_of(message, 1, due_at=now, now=now))
-        await session.flush()
-    return message
-
-
 def route_target(route: NotificationRoute) -> str:
     """Where a route's messages go: its URL, its address, or (IN_APP) the inbox
     named after the route."""
     return route.url or route.email or route.name
 
 
-async def create_for_route(
-    session: AsyncSession,
-    *,
-    route: NotificationRoute,
-    alert: Mapping[str, Any],
-    reason: str,
-    now: datetime,
-    source_event_seq: int | None = None,
-) -> NotificationMessage:
-    message = _message(
-        workspace_id=route.workspace_id,
-        channel=Channel(route.channel),
-        target=route_target(route),
-        alert=alert,
-        reason=reason,
-        now=now,
-        route_id=route.id,
-        source_event_seq=source_event_seq,
+def _message_row(draft: MessageDraft, now: datetime) -> dict[str, Any]:
+    return {
+        "workspace_id": draft.workspace_id,
+        "route_id": draft.route_id,
+        "person": draft.person,
+        "channel": draft.channel.value if draft.channel else None,
+        "target": draft.target[:MAX_TARGET],
+        "alert_id": alert_id_of(draft.alert),
+        "alert": dict(draft.alert),
+        "reason": draft.reason[:MAX_REASON],
+        "webhook_id": new_webhook_id(),
+        "source_event_seq": draft.source_event_seq,
+        "status": draft.status.value,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _attempt_row(message: dict[str, Any], draft: MessageDraft, now: datetime) -> dict[str, Any]:
+    """The first attempt of a message: due now, or already finished."""
+    status = draft.status
+    finished = status is not DeliveryStatus.PENDING
+    return {
+        "workspace_id": message["workspace_id"],
+        "message_id": message["id"],
+        "route_id": message["route_id"],
+        "alert_id": message["alert_id"],
+        "channel": message["channel"],
+        "status": status.value,
+        "attempt": 1,
+        "due_at": now,
+        "error": draft.undeliverable[:MAX_ERROR] if draft.undeliverable is not None else None,
+        "latency_ms": 0 if status is DeliveryStatus.SUCCEEDED else None,
+        "created_at": now,
+        "finished_at": now if finished else None,
+    }
+
+
+def _notification_row(message: dict[str, Any], now: datetime) -> dict[str, Any]:
+    title, body = describe(message["alert"], message["reason"])
+    return {
+        "workspace_id": message["workspace_id"],
+        "recipient": message["target"],
+        "message_id": message["id"],
+        "alert_id": message["alert_id"],
+        "title": title,
+        "body": body,
+        "created_at": now,
+    }
+
+
+def _notified_event(
+    message: dict[str, Any], delivery_id: int, draft: MessageDraft, now: datetime
+) -> dict[str, Any]:
+    alert = message["alert"]
+    return {
+        "workspace_id": message["workspace_id"],
+        "stream": Stream.ALERT.value,
+        "type": NOTIFIED,
+        "subject_id": message["alert_id"],
+        "service": alert.get("service"),
+        "severity": alert.get("severity"),
+        "payload": notified_payload(
+            alert,
+            channel=message["channel"],
+            reason=message["reason"],
+            delivery_id=delivery_id,
+            webhook_id=message["webhook_id"],
+            recipient=message["target"],
+            route_name=draft.route_name,
+        ),
+        "occurred_at": now,
+    }
+
+
+async def create_many(
+    session: AsyncSession, drafts: Sequence[MessageDraft], *, now: datetime
+) -> list[Created]:
+    """Create the messages, each with its first attempt, and deliver the in-app
+    ones: one INSERT of messages, one of attempts, one of inbox rows and one of
+    ``alert.notified`` events, however many drafts. Their ids, in the order given."""
+    if not drafts:
+        return []
+    messages = [_message_row(draft, now) for draft in drafts]
+    inserted = await bulk.insert_rows(
+        session, NotificationMessage, messages, returning=("webhook_id", "id")
     )
-    return await _start(session, message, route_name=route.name, now=now)
-
-
-async def create_for_person(
-    session: AsyncSession,
-    *,
-    workspace_id: int,
-    person: str,
-    channel: Channel,
-    target: str,
-    alert: Mapping[str, Any],
-    reason: str,
-    now: datetime,
-) -> NotificationMessage:
-    message = _message(
-        workspace_id=workspace_id,
-        channel=channel,
-        target=target,
-        alert=alert,
-        reason=reason,
-        now=now,
-        person=person,
+    message_ids: dict[str, int] = dict(inserted)
+    for message in messages:
+        message["id"] = message_ids[message["webhook_id"]]
+    attempts = [
+        _attempt_row(message, draft, now) for message, draft in zip(messages, drafts, strict=True)
+    ]
+    attempted = await bulk.insert_rows(
+        session, NotificationDelivery, attempts, returning=("message_id", "id")
     )
-    return await _start(session, message, route_name=None, now=now)
-
-
-async def create_undeliverable(
-    session: AsyncSession,
-    *,
-    workspace_id: int,
-    alert: Mapping[str, Any],
-    target: str,
-    reason: str,
-    error: str,
-    now: datetime,
-    channel: Channel | None = None,
-    route_id: int | None = None,
-    person: str | None = None,
-) -> NotificationDelivery:
-    """A message that cannot be sent, recorded with one UNDELIVERABLE attempt."""
-    message = _message(
-        workspace_id=workspace_id,
-        channel=channel,
-        target=target[:2048],
-        alert=alert,
-        reason=reason,
-        now=now,
-        route_id=route_id,
-        person=person,
-    )
-    message.status = DeliveryStatus.UNDELIVERABLE.value
-    session.add(message)
-    await session.flush()
-    delivery = attempt_of(message, 1, due_at=now, now=now)
-    delivery.status = DeliveryStatus.UNDELIVERABLE.value
-    delivery.error = error[:1000]
-    delivery.finished_at = now
-    session.add(delivery)
-    await session.flush()
-    return delivery
+    delivery_ids: dict[int, int] = dict(attempted)
+    in_app = [
+        (message, draft)
+        for message, draft in zip(messages, drafts, strict=True)
+        if draft.status is DeliveryStatus.SUCCEEDED
+    ]
+    if in_app:
+        await bulk.insert_rows(
+            session, Notification, [_notification_row(message, now) for message, _ in in_app]
+        )
+        await events.append_many(
+            session,
+            [
+                _notified_event(message, delivery_ids[message["id"]], draft, now)
+                for message, draft in in_app
+            ],
+        )
+    return [Created(message["id"], delivery_ids[message["id"]]) for message in messages]

@@ -11,7 +11,7 @@ in the answer of the mutation that set it; an EMAIL route has an address.
 import base64
 import binascii
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -227,13 +227,27 @@ def routes_query(*, workspace_id: int) -> Select[NotificationRoute]:
     return select(NotificationRoute).where(NotificationRoute.workspace_id == workspace_id)
 
 
-async def find_by_name(
-    session: AsyncSession, *, workspace_id: int, name: str
-) -> NotificationRoute | None:
-    found: NotificationRoute | None = await session.scalar(
-        routes_query(workspace_id=workspace_id).where(NotificationRoute.name == name)
+async def names(session: AsyncSession, *, workspace_id: int) -> set[str]:
+    found = await session.scalars(
+        select(NotificationRoute.name).where(NotificationRoute.workspace_id == workspace_id)
     )
-    return found
+    return set(found.all())
+
+
+async def find_by_names(
+    session: AsyncSession, *, names: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], NotificationRoute]:
+    """The routes of these (workspace id, name) pairs that exist."""
+    if not names:
+        return {}
+    rows = await session.scalars(
+        select(NotificationRoute).where(
+            NotificationRoute.workspace_id.in_({workspace_id for workspace_id, _ in names}),
+            NotificationRoute.name.in_({name for _, name in names}),
+        )
+    )
+    found = {(route.workspace_id, route.name): route for route in rows.all()}
+    return {key: route for key, route in found.items() if key in names}
 
 
 async def enabled_routes(

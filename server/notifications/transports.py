@@ -44,6 +44,8 @@ class Attempt:
 
     delivery_id: int
     message_id: int
+    workspace_id: int
+    alert_id: int | None
     attempt: int
     channel: Channel
     target: str
@@ -92,6 +94,8 @@ def attempt_for(
     return Attempt(
         delivery_id=delivery.id,
         message_id=message.id,
+        workspace_id=message.workspace_id,
+        alert_id=message.alert_id,
         attempt=delivery.attempt,
         channel=channel,
         target=target,

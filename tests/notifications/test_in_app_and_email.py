@@ -213,42 +213,37 @@ async def test_the_escalation_entry_points(
 ) -> None:
     workspace_id, now = int(workspace.id), paused_runner.now()
     await create_route(gql, workspace.developer, name="db-team", channel="IN_APP")
+    raised = await raise_alert(gql, workspace.developer, service="db")
+    alert = {**ALERT, "alertId": raised["id"]}
     async with services.outbox.transaction() as session:
-        routed = await dispatch.notify_route(
+        routed = await dispatch.notify_routes(
             session,
-            workspace_id=workspace_id,
-            route_name="db-team",
-            alert=ALERT,
-            reason="ACK_TIMEOUT",
+            notices=[dispatch.RouteNotice(workspace_id, "db-team", alert, "ACK_TIMEOUT")],
             now=now,
         )
-        person = await dispatch.notify_person(
+        people = await dispatch.notify_people(
             session,
-            workspace_id=workspace_id,
-            person="alice",
-            contact="alice@example.com",
-            alert=ALERT,
-            reason="SHIFT_HANDOVER",
+            notices=[
+                dispatch.PersonNotice(
+                    workspace_id, "alice", "alice@example.com", alert, "SHIFT_HANDOVER"
+                ),
+                dispatch.PersonNotice(
+                    workspace_id, "bob", "https://example.com/bob", alert, "ACK_TIMEOUT"
+                ),
+            ],
             now=now,
         )
-        by_url = await dispatch.notify_person(
+        lost = await dispatch.record_undeliverables(
             session,
-            workspace_id=workspace_id,
-            person="bob",
-            contact="https://example.com/bob",
-            alert=ALERT,
-            reason="ACK_TIMEOUT",
+            notices=[
+                dispatch.UndeliverableNotice(
+                    workspace_id, "oncall://active", alert, "nobody is on shift"
+                )
+            ],
             now=now,
         )
-        lost = await dispatch.record_undeliverable(
-            session,
-            workspace_id=workspace_id,
-            alert=ALERT,
-            target="oncall://active",
-            reason="nobody is on shift",
-            now=now,
-        )
-    assert (len(routed), len(person), len(by_url)) == (1, 2, 2)
+        assert await dispatch.route_names(session, workspace_id=workspace_id) == {"db-team"}
+    assert (len(routed), [len(ids) for ids in people], len(lost)) == (1, [2, 2], 1)
     assert {n["recipient"] for n in await inbox(gql, workspace.viewer)} == {
         "db-team",
         "alice",
@@ -266,15 +261,24 @@ async def test_the_escalation_entry_points(
         ("oncall://active", None, "UNDELIVERABLE"),
     }
     undeliverable = await deliveries(gql, workspace.viewer, status=["UNDELIVERABLE"])
-    assert lost in {int(d["id"]) for d in undeliverable}
+    assert set(lost) <= {int(d["id"]) for d in undeliverable}
     assert {d["error"] for d in undeliverable} >= {"nobody is on shift"}
+    in_app = {d["id"]: d["webhookId"] for d in await deliveries(gql, workspace.viewer)}
+    events = (await gql.data(ALERT_EVENTS, {"id": raised["id"]}, key=workspace.viewer))["alert"]
+    notified = [e["payload"] for e in events["events"] if e["type"] == "alert.notified"]
+    assert [(p["recipient"], p["channel"], p["route"], p["reason"]) for p in notified] == [
+        ("db-team", "IN_APP", "db-team", "ACK_TIMEOUT"),
+        ("alice", "IN_APP", None, "SHIFT_HANDOVER"),
+        ("bob", "IN_APP", None, "ACK_TIMEOUT"),
+    ]
+    assert all(in_app[p["deliveryId"]] == p["webhookId"] for p in notified)
     with pytest.raises(NotFound):
         async with services.outbox.transaction() as session:
-            await dispatch.notify_route(
+            await dispatch.notify_routes(
                 session,
-                workspace_id=workspace_id,
-                route_name="nope",
-                alert=ALERT,
-                reason="x",
+                notices=[
+                    dispatch.RouteNotice(workspace_id, "db-team", alert, "x"),
+                    dispatch.RouteNotice(workspace_id, "nope", alert, "x"),
+                ],
                 now=now,
             )

@@ -5,6 +5,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import pytest
 
@@ -62,6 +63,7 @@ async def test_two_replicas_never_send_one_attempt_twice(
                 await asyncio.gather(
                     *(jobs.send(r, uniform=lambda: 0.0) for r in (first, second, first, second))
                 )
+                paused_runner.advance(timedelta(minutes=1))  # the retries fall due
     attempts = await deliveries(gql, workspace.viewer)
     sent = Counter((request.headers["webhook-id"], request.body) for request in receiver.requests)
     assert all(count == 1 for count in sent.values()), sent.most_common(3)

@@ -14,6 +14,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from server.core.clock import FrozenClock
 from server.core.services import Services
+from server.notifications import jobs
+from server.notifications.messages import DeliveryStatus
+from server.notifications.sending import UNKNOWN_OUTCOME, Sender
+from server.notifications.transports import Outcome
 from tests.conftest import Workspace
 from tests.graphql_client import GraphQLClient
 from tests.notifications.helpers import (
@@ -129,6 +133,59 @@ async def test_a_receiver_failing_twice_gets_three_attempts_with_backoff_and_one
     due = [datetime.fromisoformat(attempt["dueAt"]) for attempt in attempts]
     assert (due[1] - due[0], due[2] - due[1]) == (base, base * 2)
     assert len({attempt["webhookId"] for attempt in attempts}) == 1
+
+
+async def test_a_backlog_larger_than_a_round_is_sent_in_one_run(
+    gql: GraphQLClient,
+    workspace: Workspace,
+    services: Services,
+    paused_runner: FrozenClock,
+    receiver: WebhookReceiver,
+) -> None:
+    one_at_a_time = services.settings.model_copy(update={"notification_send_concurrency": 1})
+    await webhook_route(gql, workspace.developer, receiver)
+    alerts = [await raise_alert(gql, workspace.developer, labels={"n": str(n)}) for n in range(10)]
+    await run_jobs(services, one_at_a_time)  # rounds of 4
+
+    assert len(receiver.requests) == len(alerts)
+    assert len({request.headers["webhook-id"] for request in receiver.requests}) == len(alerts)
+    attempts = await deliveries(gql, workspace.viewer)
+    assert [a["status"] for a in attempts] == ["SUCCEEDED"] * len(alerts)
+    for alert in alerts:
+        events = await gql.data(ALERT_EVENTS, {"id": alert["id"]}, key=workspace.developer)
+        types = [event["type"] for event in events["alert"]["events"]]
+        assert types.count("alert.notified") == 1
+
+
+async def test_an_attempt_whose_claim_ran_out_fails_unknown_and_is_followed_by_a_new_one(
+    gql: GraphQLClient,
+    workspace: Workspace,
+    services: Services,
+    paused_runner: FrozenClock,
+    receiver: WebhookReceiver,
+) -> None:
+    settings = services.settings
+    await webhook_route(gql, workspace.developer, receiver)
+    await raise_alert(gql, workspace.developer)
+    await jobs.dispatch(services)
+    departed = Sender(
+        outbox=services.outbox, settings=settings, clock=paused_runner, owner="departed"
+    )
+    (claimed,) = await departed.claim(paused_runner.now())
+
+    paused_runner.advance(settings.notification_claim_lease + timedelta(seconds=1))
+    await run_jobs(services)
+    assert receiver.requests == []
+    paused_runner.advance(settings.notification_backoff_base)
+    await run_jobs(services)
+    # The departed sender comes back with an outcome: too late, it is not recorded.
+    await departed.record([(claimed, Outcome(DeliveryStatus.SUCCEEDED, http_status=200))])
+
+    (request,) = receiver.requests
+    first, second = await deliveries(gql, workspace.viewer)
+    assert (first["attempt"], first["status"], first["error"]) == (1, "FAILED", UNKNOWN_OUTCOME)
+    assert (second["attempt"], second["status"]) == (2, "SUCCEEDED")
+    assert request.headers["webhook-id"] == first["webhookId"] == second["webhookId"]
 
 
 async def test_the_last_attempt_gives_the_message_up(
