@@ -25,20 +25,19 @@ leaves neither the notifications nor the moved state behind. Silenced,
 inhibited and noise-suppressed alerts are never due.
 """
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, insert, or_, select, text, update
+from sqlalchemy import case, delete, exists, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts import escalation as alerts
-from server.core.db import UTCDateTime
+from server.core import bulk
 from server.core.events.outbox import Outbox
 from server.escalation import schedule
 from server.escalation.delivery import Courier, Reached, describe
@@ -442,52 +441,6 @@ async def _write_back(session: AsyncSession, states: list[EscalationState]) -> N
     )
 
 
-#: Executions travel as one array per column (one statement, prepared once, for
-#: a batch of any size), as events do.
-_INSERT_EXECUTIONS = text(
-    """
-    INSERT INTO escalation_executions (
-        workspace_id, alert_id, policy_id, step, cycle, reason, target, recipients,
-        undeliverable, executed_at
-    )
-    SELECT e.workspace_id, e.alert_id, e.policy_id, e.step, e.cycle, e.reason, e.target,
-           CAST(e.recipients AS jsonb), e.undeliverable, :executed_at
-    FROM unnest(
-        CAST(:workspace_ids AS bigint[]), CAST(:alert_ids AS bigint[]),
-        CAST(:policy_ids AS bigint[]), CAST(:steps AS integer[]), CAST(:cycles AS integer[]),
-        CAST(:reasons AS text[]), CAST(:targets AS text[]), CAST(:recipients AS text[]),
-        CAST(:undeliverable AS boolean[])
-    ) WITH ORDINALITY AS e(
-        workspace_id, alert_id, policy_id, step, cycle, reason, target, recipients,
-        undeliverable, n
-    )
-    ORDER BY e.n
-    """
-).bindparams(bindparam("executed_at", type_=UTCDateTime()))
-
-
-async def _insert_executions(
-    session: AsyncSession, executions: list[dict[str, Any]], now: datetime
-) -> None:
-    if (await session.connection()).dialect.name != "postgresql":
-        await session.execute(insert(EscalationExecution), executions)
-        return
-    await session.execute(
-        _INSERT_EXECUTIONS,
-        {
-            "executed_at": now,
-            **{
-                f"{column}s": [execution[column] for execution in executions]
-                for column in ("workspace_id", "alert_id", "policy_id", "step", "cycle")
-            },
-            "reasons": [execution["reason"] for execution in executions],
-            "targets": [execution["target"] for execution in executions],
-            "recipients": [json.dumps(execution["recipients"]) for execution in executions],
-            "undeliverable": [execution["undeliverable"] for execution in executions],
-        },
-    )
-
-
 async def _record(
     session: AsyncSession,
     executions: list[dict[str, Any]],
@@ -497,7 +450,8 @@ async def _record(
     report: SweepReport,
 ) -> None:
     if executions:
-        await _insert_executions(session, executions, now)
+        # One statement for a batch of any size.
+        await bulk.insert_rows(session, EscalationExecution, executions)
         report.executions.update(execution["reason"] for execution in executions)
     await alerts.record_escalations(session, escalations=escalations, now=now)
     await session.flush()

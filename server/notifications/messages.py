@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.core import bulk
 from server.core.events import service as events
 from server.core.events.service import Stream
-from server.notifications import bulk
 from server.notifications.models import (
     Notification,
     NotificationDelivery,
