@@ -4,7 +4,10 @@ Each replica runs one. A task is claimed with ``FOR UPDATE SKIP LOCKED`` (on
 PostgreSQL; SQLite has one writer) and leased; the lease is renewed while the
 handler runs, and a task whose worker died is taken over once it expires.
 Periodic jobs are rows whose ``next_run_at`` one replica advances before it
-runs the job, so each period runs once across replicas.
+runs the job, so each period runs once across replicas. A loop runs in every
+replica, each in its own task: one pass at once when its wake-up is set, else
+after the pause the pass asked for, at most its interval; a loop whose work must
+happen once across replicas guards it with row locks of its own.
 """
 
 import asyncio
@@ -70,6 +73,8 @@ class TaskRun:
 
 TaskHandler = Callable[[TaskRun], Awaitable[dict[str, Any]]]
 PeriodicJobFunction = Callable[[], Awaitable[None]]
+#: One pass of a loop; the seconds until it wants to run again (None: its interval).
+LoopPass = Callable[[], Awaitable[float | None]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,14 @@ class Periodic:
     name: str
     interval: timedelta
     run: PeriodicJobFunction
+
+
+@dataclass(frozen=True)
+class Loop:
+    name: str
+    interval: timedelta
+    run: LoopPass
+    wakeup: asyncio.Event
 
 
 @dataclass
@@ -92,6 +105,7 @@ class JobRunner:
     )
     handlers: dict[str, TaskHandler] = field(default_factory=dict)
     periodic: dict[str, Periodic] = field(default_factory=dict)
+    loops: dict[str, Loop] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -100,6 +114,14 @@ class JobRunner:
 
     def register_periodic(self, name: str, interval: timedelta, run: PeriodicJobFunction) -> None:
         self.periodic[name] = Periodic(name, interval, run)
+
+    def register_loop(
+        self, name: str, interval: timedelta, run: LoopPass, *, wakeup: asyncio.Event
+    ) -> None:
+        """Run ``run`` in every replica while the runner runs: again as soon as
+        ``wakeup`` is set (during a pass too), else after the pause it returns,
+        bounded by ``interval``."""
+        self.loops[name] = Loop(name, interval, run, wakeup)
 
     def wake(self) -> None:
         self._wake.set()
@@ -111,6 +133,10 @@ class JobRunner:
         ]
         if self.periodic:
             self._loops.append(asyncio.create_task(self._schedule(), name="job-scheduler"))
+        self._loops.extend(
+            asyncio.create_task(self._keep_looping(loop), name=f"job-loop-{loop.name}")
+            for loop in self.loops.values()
+        )
 
     async def stop(self) -> None:
         for loop in self._loops:
@@ -248,3 +274,20 @@ class JobRunner:
             logger.exception("periodic job %s failed", periodic.name)
             metrics.job_runs.labels(kind=periodic.name, outcome="failed").inc()
         return True
+
+    async def _keep_looping(self, loop: Loop) -> None:
+        interval = loop.interval.total_seconds()
+        while True:
+            loop.wakeup.clear()
+            pause: float | None = interval
+            try:
+                pause = await loop.run()
+                metrics.job_runs.labels(kind=loop.name, outcome="succeeded").inc()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("loop %s failed", loop.name)
+                metrics.job_runs.labels(kind=loop.name, outcome="failed").inc()
+            timeout = interval if pause is None else min(max(pause, 0.0), interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(loop.wakeup.wait(), timeout=timeout)

@@ -38,12 +38,20 @@ BATCH = 500
 CHECKPOINT_ID = 1
 
 
-async def _checkpoint(session: AsyncSession, now: datetime) -> NotificationCheckpoint:
+async def _checkpoint(
+    session: AsyncSession, now: datetime, *, wait: bool
+) -> NotificationCheckpoint | None:
     """The checkpoint row, locked; created at the newest event when missing, so a
-    first start does not notify history."""
-    found = await session.get(NotificationCheckpoint, CHECKPOINT_ID, with_for_update=True)
+    first start does not notify history. Without ``wait``, None while another
+    transaction holds it (on PostgreSQL; SQLite has one writer)."""
+    lock = {"skip_locked": True} if not wait else True
+    found = await session.get(NotificationCheckpoint, CHECKPOINT_ID, with_for_update=lock)
     if found is not None:
         return found
+    if not wait and await session.scalar(
+        select(NotificationCheckpoint.id).where(NotificationCheckpoint.id == CHECKPOINT_ID)
+    ):
+        return None
     dialect = (await session.connection()).dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(
@@ -73,10 +81,15 @@ async def _noise_suppressed(session: AsyncSession, alert_ids: list[int]) -> set[
     return {subject for subject in rows.all() if subject is not None}
 
 
-async def dispatch_batch(outbox: Outbox, *, now: datetime, batch: int = BATCH) -> tuple[int, int]:
-    """Turn the next fired alerts into messages: (events read, messages created)."""
+async def dispatch_batch(
+    outbox: Outbox, *, now: datetime, batch: int = BATCH, wait: bool = True
+) -> tuple[int, int]:
+    """Turn the next fired alerts into messages: (events read, messages created).
+    Without ``wait``, (0, 0) at once while another replica is dispatching."""
     async with outbox.transaction() as session:
-        checkpoint = await _checkpoint(session, now)
+        checkpoint = await _checkpoint(session, now, wait=wait)
+        if checkpoint is None:
+            return 0, 0
         fired = (
             await session.scalars(
                 select(Event)
@@ -121,11 +134,14 @@ async def dispatch_batch(outbox: Outbox, *, now: datetime, batch: int = BATCH) -
     return len(fired), created
 
 
-async def dispatch(outbox: Outbox, *, now: datetime, batch: int = BATCH) -> int:
-    """Dispatch every fired alert not yet dispatched; how many messages were created."""
+async def dispatch(outbox: Outbox, *, now: datetime, batch: int = BATCH, wait: bool = True) -> int:
+    """Dispatch every fired alert not yet dispatched; how many messages were created.
+    Without ``wait``, stops as soon as another replica holds the checkpoint: that
+    one dispatches what was committed before it took it, and whatever is
+    committed later wakes every replica again."""
     created = 0
     while True:
-        read, made = await dispatch_batch(outbox, now=now, batch=batch)
+        read, made = await dispatch_batch(outbox, now=now, batch=batch, wait=wait)
         created += made
         if read < batch:
             return created

@@ -1,16 +1,26 @@
-"""The notifications domain's periodic jobs: dispatch fired alerts, send due attempts."""
+"""The notifications domain's loops: dispatch fired alerts, send due attempts.
 
+Both run in every replica and are woken at once when there is work: the
+dispatcher when the event feed finds new events (committed here or on another
+replica), the sender when this replica's dispatcher made messages or when the
+earliest pending attempt falls due. ``notification_interval`` bounds every
+wait, in case a wake-up is lost. Each message is still made once and each
+attempt sent once across replicas: the dispatcher holds the checkpoint row and
+the sender claims attempts with ``SKIP LOCKED`` (``alert_feed``, ``sending``).
+"""
+
+import asyncio
 import random
 from collections.abc import Callable
 
 from server.core.services import Services
 from server.notifications import alert_feed
-from server.notifications.sending import Sender
+from server.notifications.sending import Sender, next_due_at
 
 
-async def dispatch(services: Services) -> int:
+async def dispatch(services: Services, *, wait: bool = True) -> int:
     """Turn the alerts fired since the last run into messages; how many."""
-    return await alert_feed.dispatch(services.outbox, now=services.clock.now())
+    return await alert_feed.dispatch(services.outbox, now=services.clock.now(), wait=wait)
 
 
 def sender(services: Services, *, uniform: Callable[[], float] = random.random) -> Sender:
@@ -31,12 +41,23 @@ async def send(services: Services, *, uniform: Callable[[], float] = random.rand
 def register(services: Services) -> None:
     interval = services.settings.notification_interval
     the_sender = sender(services)
+    dispatch_wakeup, send_wakeup = asyncio.Event(), asyncio.Event()
+    services.feed.on_new_events(dispatch_wakeup.set)
 
     async def dispatch_fired_alerts() -> None:
-        await dispatch(services)
+        if await dispatch(services, wait=False):
+            send_wakeup.set()
 
-    async def send_due_attempts() -> None:
+    async def send_due_attempts() -> float | None:
+        started = services.clock.now()
         await the_sender.run()
+        async with services.db.reader() as session:
+            due = await next_due_at(session, after=started)
+        return None if due is None else (due - services.clock.now()).total_seconds()
 
-    services.runner.register_periodic("notification_dispatch", interval, dispatch_fired_alerts)
-    services.runner.register_periodic("notification_send", interval, send_due_attempts)
+    services.runner.register_loop(
+        "notification_dispatch", interval, dispatch_fired_alerts, wakeup=dispatch_wakeup
+    )
+    services.runner.register_loop(
+        "notification_send", interval, send_due_attempts, wakeup=send_wakeup
+    )

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.clock import Clock, SystemClock
@@ -99,6 +99,18 @@ def due_attempts(now: datetime, *, limit: int) -> Select[Any]:
         .order_by(NotificationDelivery.due_at, NotificationDelivery.id)
         .limit(limit)
     )
+
+
+async def next_due_at(session: AsyncSession, *, after: datetime) -> datetime | None:
+    """When the earliest unclaimed pending attempt due after ``after`` falls due."""
+    due: datetime | None = await session.scalar(
+        select(func.min(NotificationDelivery.due_at)).where(
+            NotificationDelivery.status == DeliveryStatus.PENDING.value,
+            NotificationDelivery.claimed_until.is_(None),
+            NotificationDelivery.due_at > after,
+        )
+    )
+    return due
 
 
 def stale_claims(now: datetime) -> Select[Any]:

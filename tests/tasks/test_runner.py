@@ -178,3 +178,49 @@ async def test_a_periodic_job_runs_once_per_period_across_runners(
     restore_clock.advance(timedelta(minutes=1))
     assert sum([await runner.run_due_periodic() for runner in runners]) == 1
     assert calls == 2
+
+
+async def test_a_loop_runs_at_start_and_again_as_soon_as_it_is_woken(
+    services: Services,
+) -> None:
+    passes: asyncio.Queue[int] = asyncio.Queue()
+    wakeup = asyncio.Event()
+
+    async def one_pass() -> float | None:
+        passes.put_nowait(passes.qsize())
+        return None
+
+    runner = JobRunner(services.db, services.outbox, services.clock, concurrency=0)
+    runner.register_loop("test-loop", timedelta(minutes=1), one_pass, wakeup=wakeup)
+    await runner.start()
+    try:
+        await asyncio.wait_for(passes.get(), timeout=5)
+        wakeup.set()
+        await asyncio.wait_for(passes.get(), timeout=5)
+        await asyncio.sleep(0.2)
+        assert passes.empty(), "a pass runs only when woken or after its interval"
+    finally:
+        await runner.stop()
+    wakeup.set()
+    await asyncio.sleep(0.1)
+    assert passes.empty(), "a stopped runner runs no pass"
+
+
+async def test_a_loop_runs_again_after_the_pause_its_pass_asks_for(services: Services) -> None:
+    passes = 0
+    again = asyncio.Event()
+
+    async def one_pass() -> float | None:
+        nonlocal passes
+        passes += 1
+        if passes == 2:
+            again.set()
+        return 0.05
+
+    runner = JobRunner(services.db, services.outbox, services.clock, concurrency=0)
+    runner.register_loop("test-loop", timedelta(minutes=1), one_pass, wakeup=asyncio.Event())
+    await runner.start()
+    try:
+        await asyncio.wait_for(again.wait(), timeout=5)
+    finally:
+        await runner.stop()

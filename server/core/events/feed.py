@@ -5,6 +5,9 @@ it reads the events after its position from the database, in cursor order, and
 offers each to the listeners whose predicate accepts it. A listener's queue is
 bounded: a listener that falls behind is marked lagged and re-reads from the
 database, so a slow client never stalls the feed and never loses an event.
+Callers that only need to know that new events were sequenced (not which) add
+a wake-up with ``on_new_events``; it is called once per look that moved the
+position, however many events that look found.
 """
 
 import asyncio
@@ -63,6 +66,7 @@ class EventFeed:
         self._batch_size = batch_size
         self._capacity = listener_capacity
         self._listeners: set[Listener] = set()
+        self._wakeups: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._started = asyncio.Event()
@@ -96,6 +100,11 @@ class EventFeed:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def on_new_events(self, wakeup: Callable[[], None]) -> None:
+        """Call ``wakeup`` (which must not block) whenever the feed finds new
+        sequenced events, whether committed by this process or by another."""
+        self._wakeups.append(wakeup)
 
     @contextlib.contextmanager
     def listen(self, predicate: Predicate) -> Iterator[Listener]:
@@ -139,12 +148,16 @@ class EventFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
             self._wake.clear()
+            before = self.position
             try:
                 await self._catch_up()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("event feed could not read new events")
+            if self.position > before:
+                for wakeup in self._wakeups:
+                    wakeup()
 
     async def _catch_up(self) -> None:
         listened = bool(self._listeners)
