@@ -9,6 +9,7 @@ import contextlib
 import math
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -435,3 +436,53 @@ def run_main(main: Callable[[], Coroutine[Any, Any, None]], *, uvloop: bool = Fa
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+
+
+def find_alertmanager() -> str:
+    """Prometheus Alertmanager's binary, which the benchmarks compare opsgraph with."""
+    binary = (
+        os.environ.get("OPSGRAPH_BENCH_ALERTMANAGER")
+        or shutil.which("prometheus-alertmanager")
+        or shutil.which("alertmanager")
+    )
+    if not binary or not Path(binary).exists():
+        raise BenchError(
+            "Alertmanager is not installed, and this benchmark compares opsgraph with it."
+            " Install it (Debian/Ubuntu: apt-get install -y prometheus-alertmanager)"
+            " or point OPSGRAPH_BENCH_ALERTMANAGER at the binary."
+        )
+    return binary
+
+
+async def alertmanager_version(binary: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        "--version",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 10)
+    found = re.search(r"version (\S+)", output.decode(errors="replace"))
+    return found.group(1) if found else "unknown"
+
+
+@contextlib.asynccontextmanager
+async def alertmanager_server(binary: str, config: str) -> AsyncIterator[ServerProcess]:
+    """Alertmanager with ``config`` on a free loopback port, its config and storage
+    in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="opsgraph-bench-alertmanager-") as scratch:
+        config_file = Path(scratch) / "alertmanager.yml"
+        config_file.write_text(config)
+        port = free_port()
+        argv = [
+            binary,
+            f"--config.file={config_file}",
+            f"--storage.path={Path(scratch) / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ]
+        async with running_server(
+            "alertmanager", argv, port=port, env={}, health_path="/-/ready", expect_admin_key=False
+        ) as server:
+            yield server

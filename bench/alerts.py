@@ -39,33 +39,29 @@ Environment:
 """
 
 import asyncio
-import contextlib
 import json
 import os
 import random
-import re
-import shutil
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from bench._harness import (
-    LOOPBACK,
     BenchDatabase,
     BenchError,
     ServerProcess,
+    alertmanager_server,
+    alertmanager_version,
     cpu_seconds,
     env_int,
     environment_summary,
-    free_port,
+    find_alertmanager,
     fresh_database,
     latency_summary,
     loopback_redis_url,
@@ -74,7 +70,6 @@ from bench._harness import (
     opsgraph_server,
     pg_connect,
     run_main,
-    running_server,
 )
 
 BATCH_SIZE = 100
@@ -475,59 +470,6 @@ def stored_report(tally: Tally, stored: int) -> dict[str, Any]:
 DISTURBED_CORES = 0.25
 
 
-def find_alertmanager() -> str:
-    binary = (
-        os.environ.get("OPSGRAPH_BENCH_ALERTMANAGER")
-        or shutil.which("prometheus-alertmanager")
-        or shutil.which("alertmanager")
-    )
-    if not binary or not Path(binary).exists():
-        raise BenchError(
-            "Alertmanager is not installed, and bench/alerts.py compares opsgraph with it."
-            " Install it (Debian/Ubuntu: apt-get install -y prometheus-alertmanager)"
-            " or point OPSGRAPH_BENCH_ALERTMANAGER at the binary."
-        )
-    return binary
-
-
-async def alertmanager_version(binary: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        "--version",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 10)
-    found = re.search(r"version (\S+)", output.decode(errors="replace"))
-    return found.group(1) if found else "unknown"
-
-
-@contextlib.asynccontextmanager
-async def alertmanager_server(binary: str) -> AsyncIterator[ServerProcess]:
-    """Alertmanager on a free loopback port, its config and storage in a temporary dir."""
-    with tempfile.TemporaryDirectory(prefix="opsgraph-bench-alertmanager-") as scratch:
-        config = Path(scratch) / "alertmanager.yml"
-        config.write_text(ALERTMANAGER_CONFIG)
-        port = free_port()
-        argv = [
-            binary,
-            f"--config.file={config}",
-            f"--storage.path={Path(scratch) / 'data'}",
-            f"--web.listen-address={LOOPBACK}:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ]
-        async with running_server(
-            "alertmanager",
-            argv,
-            port=port,
-            env={},
-            health_path="/-/ready",
-            expect_admin_key=False,
-        ) as server:
-            yield server
-
-
 def warn_if_disturbed(report: dict[str, Any]) -> None:
     for clients in CLIENT_COUNTS:
         other = report[f"clients_{clients}"]["cpu_cores"]["other"]
@@ -554,7 +496,7 @@ async def alertmanager_stored(server: ServerProcess) -> int:
 async def run_alertmanager(binary: str, plan: Plan) -> tuple[dict[str, Any], dict[str, Any]]:
     starts = datetime.now(UTC) - timedelta(hours=1)
     tally = Tally()
-    async with alertmanager_server(binary) as server:
+    async with alertmanager_server(binary, ALERTMANAGER_CONFIG) as server:
         log(f"alertmanager: pid {server.pid} on {server.base_url}")
         target = Target(
             name="alertmanager",

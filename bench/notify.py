@@ -60,13 +60,11 @@ import json
 import os
 import secrets
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,9 +76,11 @@ from bench._harness import (
     BenchError,
     PgConnection,
     ServerProcess,
+    alertmanager_server,
+    alertmanager_version,
     cpu_seconds,
     environment_summary,
-    free_port,
+    find_alertmanager,
     fresh_database,
     latency_summary,
     loopback_redis_url,
@@ -89,9 +89,7 @@ from bench._harness import (
     opsgraph_server,
     pg_connect,
     run_main,
-    running_server,
 )
-from bench.alerts import alertmanager_version, find_alertmanager
 
 RATE = 100.0  # alerts per second
 BATCH = 10
@@ -455,32 +453,12 @@ def alertmanager_raiser(client: httpx.AsyncClient) -> RaiseBatch:
     return raise_batch
 
 
-@contextlib.asynccontextmanager
-async def alertmanager_server(binary: str, webhook_url: str) -> AsyncIterator[ServerProcess]:
-    with tempfile.TemporaryDirectory(prefix="opsgraph-bench-alertmanager-") as scratch:
-        config = Path(scratch) / "alertmanager.yml"
-        config.write_text(ALERTMANAGER_CONFIG.format(url=webhook_url))
-        port = free_port()
-        argv = [
-            binary,
-            f"--config.file={config}",
-            f"--storage.path={Path(scratch) / 'data'}",
-            f"--web.listen-address={LOOPBACK}:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ]
-        async with running_server(
-            "alertmanager", argv, port=port, env={}, health_path="/-/ready", expect_admin_key=False
-        ) as server:
-            yield server
-
-
 async def run_alertmanager(binary: str) -> dict[str, Any]:
     log("alertmanager:")
     async with Receiver(alertmanager_read).listening() as receiver:
         url = receiver.url("/alertmanager")
         async with (
-            alertmanager_server(binary, url) as server,
+            alertmanager_server(binary, ALERTMANAGER_CONFIG.format(url=url)) as server,
             httpx.AsyncClient(
                 base_url=server.base_url, timeout=REQUEST_TIMEOUT_S, trust_env=False
             ) as client,

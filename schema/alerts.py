@@ -1,6 +1,6 @@
 """Alerts: raising (deduplicated), the lifecycle, listing and the SLA overview."""
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -256,15 +256,13 @@ class AlertQuery:
         return SlaOverview.from_figures(figures, from_=from_, to=to, service=service)
 
 
-_Transition = Callable[..., Awaitable[alerts.Alert]]
-
-
-async def _transition(info: Info, transition: _Transition, id: strawberry.ID) -> AlertType:
+async def _transition(info: Info, move: alerts.Transition, id: strawberry.ID) -> AlertType:
     context = info.context
     principal = context.principal
     async with context.session() as session:
-        alert = await transition(
+        alert = await alerts.transition(
             session,
+            move,
             workspace_id=principal.workspace_id,
             alert_id=parse_id(id),
             actor=principal.key_name,
@@ -308,14 +306,14 @@ class AlertMutation:
 
     @audited_mutation(Permission.OBSERVABILITY_WRITE, description="FIRING -> ACKNOWLEDGED.")
     async def acknowledge_alert(self, info: Info, id: strawberry.ID) -> AlertType:
-        return await _transition(info, alerts.acknowledge, id)
+        return await _transition(info, alerts.ACKNOWLEDGE, id)
 
     @audited_mutation(
         Permission.OBSERVABILITY_WRITE, description="FIRING or ACKNOWLEDGED -> RESOLVED."
     )
     async def resolve_alert(self, info: Info, id: strawberry.ID) -> AlertType:
-        return await _transition(info, alerts.resolve, id)
+        return await _transition(info, alerts.RESOLVE, id)
 
     @audited_mutation(Permission.OBSERVABILITY_WRITE, description="RESOLVED -> CLOSED.")
     async def close_alert(self, info: Info, id: strawberry.ID) -> AlertType:
-        return await _transition(info, alerts.close, id)
+        return await _transition(info, alerts.CLOSE, id)

@@ -25,6 +25,7 @@ from server.alerts.aggregation import delete_rule as delete_aggregation_rule
 from server.alerts.aggregation import update_rule as update_aggregation_rule
 from server.alerts.drafts import AlertInputLike, AlertSource, AlertStatus, Severity
 from server.alerts.events import AlertEventType
+from server.alerts.lifecycle import ACKNOWLEDGE, CLOSE, RESOLVE, Transition
 from server.alerts.models import AggregationRule, Alert, AlertGroup, SilenceRule
 from server.alerts.queries import (
     AlertFilter,
@@ -55,6 +56,11 @@ from server.core.matchers import check_patterns_in_database
 from server.core.pagination import Listing
 
 __all__ = [
+    "ACKNOWLEDGE",
+    "CLOSE",
+    "RESOLVE",
+    "Transition",
+    "transition",
     "AggregationRule",
     "AggregationRuleDraft",
     "Alert",
@@ -73,9 +79,7 @@ __all__ = [
     "SilenceState",
     "SlaFigures",
     "Weekday",
-    "acknowledge",
     "alert_timelines",
-    "close",
     "create_aggregation_rule",
     "create_silence_rule",
     "delete_aggregation_rule",
@@ -90,7 +94,6 @@ __all__ = [
     "open_alert_counts",
     "raise_alert",
     "raise_alerts",
-    "resolve",
     "rule_matchers",
     "rule_recurrence",
     "silences_at",
@@ -156,37 +159,18 @@ async def raise_alerts(
     return await raising.raise_alerts(session, workspace_id=workspace_id, drafts=checked, now=now)
 
 
-async def acknowledge(
-    session: AsyncSession, *, workspace_id: int, alert_id: int, actor: str, now: datetime
+async def transition(
+    session: AsyncSession,
+    move: Transition,
+    *,
+    workspace_id: int,
+    alert_id: int,
+    actor: str,
+    now: datetime,
 ) -> Alert:
+    """Move an alert along its lifecycle: ``ACKNOWLEDGE``, ``RESOLVE`` or ``CLOSE``."""
     return await lifecycle.apply(
-        session,
-        lifecycle.ACKNOWLEDGE,
-        workspace_id=workspace_id,
-        alert_id=alert_id,
-        actor=actor,
-        now=now,
-    )
-
-
-async def resolve(
-    session: AsyncSession, *, workspace_id: int, alert_id: int, actor: str, now: datetime
-) -> Alert:
-    return await lifecycle.apply(
-        session,
-        lifecycle.RESOLVE,
-        workspace_id=workspace_id,
-        alert_id=alert_id,
-        actor=actor,
-        now=now,
-    )
-
-
-async def close(
-    session: AsyncSession, *, workspace_id: int, alert_id: int, actor: str, now: datetime
-) -> Alert:
-    return await lifecycle.apply(
-        session, lifecycle.CLOSE, workspace_id=workspace_id, alert_id=alert_id, actor=actor, now=now
+        session, move, workspace_id=workspace_id, alert_id=alert_id, actor=actor, now=now
     )
 
 
