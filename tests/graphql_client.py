@@ -58,3 +58,21 @@ class GraphQLClient:
         assert len(errors) == 1, body
         code: str = errors[0]["extensions"]["code"]
         return code
+
+    async def bad_input(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> tuple[str, str]:
+        """The field and message of the one BAD_USER_INPUT error a response must carry."""
+        body = await self.execute(query, variables, key=key)
+        errors = body.get("errors") or []
+        assert len(errors) == 1, body
+        extensions = errors[0]["extensions"]
+        assert extensions["code"] == "BAD_USER_INPUT", body
+        return extensions["field"], errors[0]["message"]
+
+    async def bad_input_field(
+        self, query: str, variables: dict[str, Any] | None = None, *, key: str | None = None
+    ) -> str:
+        """The field of the one BAD_USER_INPUT error a response must carry."""
+        field, _message = await self.bad_input(query, variables, key=key)
+        return field

@@ -105,19 +105,6 @@ async def listed(gql: GraphQLClient, key: str, state: str | None = None) -> list
     return ids
 
 
-async def bad_input_field(
-    gql: GraphQLClient, query: str, variables: dict[str, Any], *, key: str
-) -> str:
-    """The ``field`` of the one BAD_USER_INPUT error the request must get."""
-    body = await gql.execute(query, variables, key=key)
-    errors = body.get("errors") or []
-    assert len(errors) == 1, body
-    extensions = errors[0]["extensions"]
-    assert extensions["code"] == "BAD_USER_INPUT", body
-    field: str = extensions["field"]
-    return field
-
-
 async def sweep(services: Services) -> int:
     return await silences.sweep(
         services.outbox,
@@ -254,7 +241,7 @@ async def test_update_silence_rule_replaces_it_and_rechecks_open_alerts(
 
     # A refused change leaves the rule as it was.
     bad = {**changes, "matchers": [matcher("team", "RE", "a(")]}
-    field = await bad_input_field(gql, UPDATE, {"id": rule["id"], "input": bad}, key=key)
+    field = await gql.bad_input_field(UPDATE, {"id": rule["id"], "input": bad}, key=key)
     assert field == "input.matchers[0].value"
     assert await rule_now(gql, workspace.viewer, rule["id"]) == updated
 
@@ -479,7 +466,7 @@ async def test_invalid_silence_is_refused_and_nothing_stored(
         "endsAt": iso(now + timedelta(hours=1)),
         **overrides(now),
     }
-    assert await bad_input_field(gql, CREATE, {"input": fields}, key=workspace.developer) == (
+    assert await gql.bad_input_field(CREATE, {"input": fields}, key=workspace.developer) == (
         expected_field
     )
     assert await listed(gql, workspace.viewer) == []
@@ -495,7 +482,7 @@ async def test_a_regex_postgresql_cannot_compile_is_refused_there(
         "endsAt": iso(clock.now() + timedelta(hours=1)),
     }
     if backend.name == "postgresql":
-        field = await bad_input_field(gql, CREATE, {"input": fields}, key=key)
+        field = await gql.bad_input_field(CREATE, {"input": fields}, key=key)
         assert field == "input.matchers[0].value"
         assert await listed(gql, workspace.viewer) == []
         return

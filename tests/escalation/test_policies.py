@@ -15,7 +15,6 @@ from tests.escalation.helpers import (
     step,
 )
 from tests.graphql_client import GraphQLClient
-from tests.notifications.helpers import bad_input
 
 PAGES = [{"label": "severity", "op": "EQ", "value": "PAGE"}]
 
@@ -91,7 +90,7 @@ async def test_a_policy_that_cannot_work_is_refused_with_its_field(
     gql: GraphQLClient, workspace: Workspace, fields: dict[str, Any], field: str
 ) -> None:
     variables = {"input": policy_input(**fields)}
-    assert (await bad_input(gql, CREATE_POLICY, variables, key=workspace.developer))[0] == field
+    assert (await gql.bad_input(CREATE_POLICY, variables, key=workspace.developer))[0] == field
 
 
 async def test_names_are_unique_in_a_workspace(

@@ -75,17 +75,6 @@ async def deliveries(gql: GraphQLClient, key: str, **filter_: Any) -> list[dict[
     return [edge["node"] for edge in reversed(found["notificationDeliveries"]["edges"])]
 
 
-async def bad_input(
-    gql: GraphQLClient, query: str, variables: dict[str, Any], *, key: str
-) -> tuple[str, str]:
-    """The field and message of the one BAD_USER_INPUT error the request must get."""
-    body = await gql.execute(query, variables, key=key)
-    errors = body.get("errors") or []
-    assert len(errors) == 1, body
-    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT", body
-    return errors[0]["extensions"]["field"], errors[0]["message"]
-
-
 async def run_jobs(services: Services, settings: Settings | None = None) -> int:
     """Dispatch the fired alerts, then send what is due (with jitter at its ceiling);
     how many attempts were sent."""

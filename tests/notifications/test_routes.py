@@ -14,7 +14,6 @@ from tests.notifications.helpers import (
     GET_ROUTE,
     LIST_ROUTES,
     UPDATE_ROUTE,
-    bad_input,
     create_route,
 )
 
@@ -158,7 +157,7 @@ async def test_delete_a_route(gql: GraphQLClient, workspace: Workspace) -> None:
 async def test_invalid_routes_are_refused_with_the_field(
     gql: GraphQLClient, workspace: Workspace, fields: dict[str, object], field: str
 ) -> None:
-    found, _message = await bad_input(gql, CREATE_ROUTE, {"input": fields}, key=workspace.developer)
+    found, _message = await gql.bad_input(CREATE_ROUTE, {"input": fields}, key=workspace.developer)
     assert found == field
 
 
@@ -204,8 +203,8 @@ async def test_targets_that_reach_inside_are_refused(
     why: str,
 ) -> None:
     async with running_app(strict_settings, clock) as strict:
-        found, message = await bad_input(
-            strict, CREATE_ROUTE, {"input": {"name": "x", **target}}, key=workspace.developer
+        found, message = await strict.bad_input(
+            CREATE_ROUTE, {"input": {"name": "x", **target}}, key=workspace.developer
         )
     assert found == field
     assert why in message, message
@@ -217,7 +216,7 @@ async def test_an_update_to_a_refused_target_is_refused_too(
 ) -> None:
     route = await create_route(gql, workspace.developer, **webhook())
     variables = {"id": route["id"], "input": webhook("https://169.254.169.254/")}
-    found, message = await bad_input(gql, UPDATE_ROUTE, variables, key=workspace.developer)
+    found, message = await gql.bad_input(UPDATE_ROUTE, variables, key=workspace.developer)
     assert (found, "link-local" in message) == ("input.url", True)
 
 
@@ -229,5 +228,5 @@ async def test_loopback_is_allowed_only_with_the_setting(
     assert route["url"] == "http://localhost:8080/hook"
     # Plain http only to loopback: a public address needs https.
     variables = {"input": webhook("http://8.8.8.8/hook", name="public")}
-    found, message = await bad_input(gql, CREATE_ROUTE, variables, key=workspace.developer)
+    found, message = await gql.bad_input(CREATE_ROUTE, variables, key=workspace.developer)
     assert (found, "https" in message) == ("input.url", True)

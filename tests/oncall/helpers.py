@@ -140,16 +140,3 @@ async def shifts(
 def spans(found: list[dict[str, Any]]) -> list[tuple[str, datetime, datetime, str]]:
     """(person, start, end, source) of each shift, as datetimes."""
     return [(s["person"], moment(s["startsAt"]), moment(s["endsAt"]), s["source"]) for s in found]
-
-
-async def bad_input_field(
-    gql: GraphQLClient, query: str, variables: dict[str, Any], *, key: str
-) -> str:
-    """The ``field`` of the one BAD_USER_INPUT error the request must get."""
-    body = await gql.execute(query, variables, key=key)
-    errors = body.get("errors") or []
-    assert len(errors) == 1, body
-    extensions = errors[0]["extensions"]
-    assert extensions["code"] == "BAD_USER_INPUT", body
-    field: str = extensions["field"]
-    return field

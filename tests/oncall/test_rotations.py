@@ -15,7 +15,6 @@ from tests.oncall.helpers import (
     SCHEDULES,
     UPDATE_ROTATION,
     UPSERT_SCHEDULE,
-    bad_input_field,
     create_override,
     create_rotation,
     create_shift,
@@ -180,7 +179,7 @@ async def test_invalid_rotations_are_refused_with_the_field_at_fault(
     ]
     for change, field in cases:
         variables = {"input": good | change}
-        found = await bad_input_field(gql, CREATE_ROTATION, variables, key=workspace.developer)
+        found = await gql.bad_input_field(CREATE_ROTATION, variables, key=workspace.developer)
         assert found == field, change
 
 
@@ -237,6 +236,6 @@ async def test_a_schedule_is_created_implicitly_and_upserted_with_a_fallback(
     listed = (await gql.data(SCHEDULES, key=workspace.viewer))["oncallSchedules"]
     assert [e["node"]["id"] for e in listed["edges"]] == [created["id"], upserted["id"]]
     bad = {"input": {"name": "search", "fallbackContact": ""}}
-    assert await bad_input_field(gql, UPSERT_SCHEDULE, bad, key=key) == "input.fallbackContact"
+    assert await gql.bad_input_field(UPSERT_SCHEDULE, bad, key=key) == "input.fallbackContact"
     viewer = {"input": {"name": "search", "fallbackContact": "x@y"}}
     assert await gql.error_code(UPSERT_SCHEDULE, viewer, key=workspace.viewer) == "FORBIDDEN"

@@ -12,7 +12,6 @@ from tests.oncall.helpers import (
     SCHEDULES,
     SHIFTS,
     UPDATE_SHIFT,
-    bad_input_field,
     create_shift,
     iso,
     moment,
@@ -94,15 +93,15 @@ async def test_invalid_shifts_are_refused_with_the_field_at_fault(
     ]
     for change, field in cases:
         variables = {"input": good | change}
-        assert await bad_input_field(gql, CREATE_SHIFT, variables, key=key) == field, change
+        assert await gql.bad_input_field(CREATE_SHIFT, variables, key=key) == field, change
     created = await create_shift(
         gql, key, schedule="primary", person="ann", starts_at=START, ends_at=START + HOUR
     )
     variables = {"id": created["id"], "input": good | {"endsAt": iso(START)}}
-    assert await bad_input_field(gql, UPDATE_SHIFT, variables, key=key) == "input.endsAt"
+    assert await gql.bad_input_field(UPDATE_SHIFT, variables, key=key) == "input.endsAt"
     for start, end, field in ((START, START, "to"), (START, START + 400 * DAY, "to")):
         range_ = {"schedule": "primary", "from": iso(start), "to": iso(end)}
-        assert await bad_input_field(gql, SHIFTS, range_, key=key) == field
+        assert await gql.bad_input_field(SHIFTS, range_, key=key) == field
 
 
 async def test_overlapping_shifts_are_both_on_call(
