@@ -47,6 +47,35 @@ def _backend_names() -> list[str]:
     return names
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "postgresql_only: a test of what only PostgreSQL + Redis have (replicas, commits"
+        " out of id order); its embedded-default variant is not collected",
+    )
+    if os.environ.get("CI") == "true" and not os.environ.get("OPSGRAPH_TEST_DATABASE_URL"):
+        raise pytest.UsageError(
+            "CI must prove both backends: set OPSGRAPH_TEST_DATABASE_URL (.ci/run does)"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out the SQLite variants of ``postgresql_only`` tests: not applicable
+    there, so neither run nor reported as skipped; the PostgreSQL variant runs."""
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("backend") == "sqlite"
+        if on_sqlite and item.get_closest_marker("postgresql_only"):
+            left_out.append(item)
+        else:
+            kept.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session", params=_backend_names())
 async def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

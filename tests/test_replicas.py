@@ -31,6 +31,8 @@ from tests.notifications.helpers import create_route
 from tests.notifications.receivers import Received, webhook_receiver
 from tests.ws_client import subscription_client
 
+pytestmark = pytest.mark.postgresql_only
+
 TASK_EVENTS = "subscription($after: String) { taskEvents(after: $after) { cursor type payload } }"
 START = "mutation { startSecurityInspection { id } }"
 REDIS_START = [
@@ -116,8 +118,7 @@ async def production_backend(backend: Backend, services: Services) -> AsyncItera
     The test process runs on a frozen clock in the past, so its leases would
     look expired to replicas on the real clock; here only the replicas work.
     """
-    if backend.name != "postgresql":
-        pytest.skip("replicas need PostgreSQL and Redis; the embedded mode is one process")
+    assert backend.name == "postgresql"
     await services.runner.stop()
     try:
         yield backend

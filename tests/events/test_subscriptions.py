@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 from server.core.events.models import EventRetention
 from server.core.services import Services
 from server.core.tasks import service as task_service
-from tests.conftest import Backend, Workspace
+from tests.conftest import Workspace
 from tests.graphql_client import GraphQLClient
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, SubscriptionClient, subscription_client
 
@@ -131,11 +131,10 @@ async def test_a_cursor_older_than_retention_is_refused(
     assert errors[0]["extensions"]["code"] == "CURSOR_EXPIRED"
 
 
+@pytest.mark.postgresql_only  # SQLite admits one writer at a time: ids commit in order
 async def test_an_event_committed_late_with_a_lower_id_is_still_delivered(
-    backend: Backend, gql: GraphQLClient, live_server: str, workspace: Workspace, services: Services
+    gql: GraphQLClient, live_server: str, workspace: Workspace, services: Services
 ) -> None:
-    if backend.name == "sqlite":
-        pytest.skip("SQLite admits one writer at a time: ids commit in order by construction")
     async with subscription_client(live_server, workspace.viewer) as client:
         await client.subscribe(TASK_EVENTS)
         held = services.db.sessions()

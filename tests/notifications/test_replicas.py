@@ -18,6 +18,8 @@ from tests.graphql_client import GraphQLClient
 from tests.notifications.helpers import create_route, deliveries
 from tests.notifications.receivers import webhook_receiver
 
+pytestmark = pytest.mark.postgresql_only
+
 ALERTS = 40
 RAISE_MANY = "mutation($inputs: [AlertInput!]!) { raiseAlerts(inputs: $inputs) { id } }"
 
@@ -37,8 +39,7 @@ async def test_two_replicas_never_send_one_attempt_twice(
     workspace: Workspace,
     paused_runner: FrozenClock,
 ) -> None:
-    if backend.name != "postgresql":
-        pytest.skip("replicas share PostgreSQL; the embedded mode runs one process")
+    assert backend.name == "postgresql"
     async with webhook_receiver() as receiver:
         receiver.answer_with(*[500] * (ALERTS // 4))  # some fail once and are retried
         await create_route(
