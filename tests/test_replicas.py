@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -35,19 +36,46 @@ pytestmark = pytest.mark.postgresql_only
 
 TASK_EVENTS = "subscription($after: String) { taskEvents(after: $after) { cursor type payload } }"
 START = "mutation { startSecurityInspection { id } }"
-REDIS_START = [
-    "redis-server",
-    "--daemonize",
-    "yes",
-    "--bind",
-    "127.0.0.1",
-    "--port",
-    "6379",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-]
+
+
+def _redis_command(port: int) -> list[str]:
+    return [
+        "redis-server",
+        "--daemonize",
+        "yes",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+
+
+@asynccontextmanager
+async def _own_redis() -> AsyncIterator[int]:
+    """A Redis server of the test's own, which it may stop and start again
+    without disturbing anyone else using the machine's Redis."""
+    port = free_port()
+    await _run(*_redis_command(port))
+    try:
+        for _ in range(50):
+            if await _redis_answers(port):
+                break
+            await asyncio.sleep(0.1)
+        yield port
+    finally:
+        await _run("redis-cli", "-p", str(port), "shutdown", "nosave")
+
+
+async def _redis_answers(port: int) -> bool:
+    process = await asyncio.create_subprocess_exec(
+        "redis-cli", "-p", str(port), "ping", stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await process.communicate()
+    return output.strip() == b"PONG"
 
 
 async def _run(*command: str) -> None:
@@ -195,22 +223,24 @@ async def test_a_redis_restart_loses_no_event_and_fails_no_mutation(
 ) -> None:
     # Polling at its usual pace: wake-ups sent while Redis was down are gone, and
     # the database is the source of truth for what a subscriber receives.
-    async with (
-        _replicas(production_backend, event_poll_seconds="2") as (first, second),
-        subscription_client(f"ws://{second}/graphql", workspace.viewer) as client,
-    ):
-        await client.subscribe(TASK_EVENTS)
-        before = await _start_on(first, workspace.admin)
-        await _run("redis-cli", "-p", "6379", "shutdown", "nosave")
-        try:
-            during = await _start_on(first, workspace.admin)
-        finally:
-            await _run(*REDIS_START)
-        await asyncio.sleep(0.5)
-        after = await _start_on(first, workspace.admin)
-        received = await asyncio.wait_for(
-            _collect_until(client, {before, during, after}), timeout=20
-        )
+    async with _own_redis() as port:
+        own = replace(production_backend, redis_url=f"redis://127.0.0.1:{port}/0")
+        async with (
+            _replicas(own, event_poll_seconds="2") as (first, second),
+            subscription_client(f"ws://{second}/graphql", workspace.viewer) as client,
+        ):
+            await client.subscribe(TASK_EVENTS)
+            before = await _start_on(first, workspace.admin)
+            await _run("redis-cli", "-p", str(port), "shutdown", "nosave")
+            try:
+                during = await _start_on(first, workspace.admin)
+            finally:
+                await _run(*_redis_command(port))
+            await asyncio.sleep(0.5)
+            after = await _start_on(first, workspace.admin)
+            received = await asyncio.wait_for(
+                _collect_until(client, {before, during, after}), timeout=20
+            )
     cursors = [int(str(envelope["cursor"])) for envelope in received]
     assert cursors == sorted(set(cursors)), "every event once, in order"
     by_task = {str(e["payload"]["taskId"]) for e in received if isinstance(e["payload"], dict)}
