@@ -13,6 +13,8 @@ Not notified: alerts silenced, inhibited or noise-suppressed when they fired
 ``alert.noise_suppressed`` event, which is looked up too).
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +27,11 @@ from server.core.events import service as events
 from server.core.events.models import Event
 from server.core.events.outbox import Outbox
 from server.core.events.service import Stream
-from server.notifications import messages, routes
+from server.notifications import messages, routes, sending
+from server.notifications.messages import Claim
 from server.notifications.models import NotificationCheckpoint
 from server.notifications.routes import Channel
+from server.notifications.transports import Attempt
 
 FIRED = "alert.fired"
 NOISE_SUPPRESSED = "alert.noise_suppressed"
@@ -81,15 +85,31 @@ async def _noise_suppressed(session: AsyncSession, alert_ids: list[int]) -> set[
     return {subject for subject in rows.all() if subject is not None}
 
 
+@dataclass
+class Dispatched:
+    """What one batch did: events read, messages created, and the attempts
+    claimed for the sender that asked (when it did)."""
+
+    read: int = 0
+    created: int = 0
+    claimed: list[Attempt] = field(default_factory=list)
+
+
 async def dispatch_batch(
-    outbox: Outbox, *, now: datetime, batch: int = BATCH, wait: bool = True
-) -> tuple[int, int]:
-    """Turn the next fired alerts into messages: (events read, messages created).
-    Without ``wait``, (0, 0) at once while another replica is dispatching."""
+    outbox: Outbox,
+    *,
+    now: datetime,
+    batch: int = BATCH,
+    wait: bool = True,
+    claim: Claim | None = None,
+) -> Dispatched:
+    """Turn the next fired alerts into messages. Without ``wait``, nothing at
+    once while another replica is dispatching. With ``claim``, the attempts to
+    send are created claimed by its owner and returned, ready to send."""
     async with outbox.transaction() as session:
         checkpoint = await _checkpoint(session, now, wait=wait)
         if checkpoint is None:
-            return 0, 0
+            return Dispatched()
         fired = (
             await session.scalars(
                 select(Event)
@@ -103,7 +123,7 @@ async def dispatch_batch(
             )
         ).all()
         if not fired:
-            return 0, 0
+            return Dispatched()
         suppressed = await _noise_suppressed(
             session, [event.subject_id for event in fired if event.subject_id is not None]
         )
@@ -126,22 +146,37 @@ async def dispatch_batch(
             for route in by_workspace[event.workspace_id]
             if route.created_at <= event.occurred_at and routes.matches(route, event.payload)
         ]
-        created = len(await messages.create_many(session, drafts, now=now))
+        created = await messages.create_many(session, drafts, now=now, claim=claim)
+        claimed = []
+        if claim is not None:
+            pending = [made.delivery_id for made in created if made.pending]
+            claimed = await sending.claimed_attempts(session, pending)
         last = fired[-1].seq
         assert last is not None
         checkpoint.last_seq = last
         checkpoint.updated_at = now
-    return len(fired), created
+    return Dispatched(len(fired), len(created), claimed)
 
 
-async def dispatch(outbox: Outbox, *, now: datetime, batch: int = BATCH, wait: bool = True) -> int:
+async def dispatch(
+    outbox: Outbox,
+    *,
+    now: datetime,
+    batch: int = BATCH,
+    wait: bool = True,
+    claim: Claim | None = None,
+    hand_off: Callable[[list[Attempt]], None] | None = None,
+) -> int:
     """Dispatch every fired alert not yet dispatched; how many messages were created.
     Without ``wait``, stops as soon as another replica holds the checkpoint: that
     one dispatches what was committed before it took it, and whatever is
-    committed later wakes every replica again."""
+    committed later wakes every replica again. With ``claim`` and ``hand_off``,
+    each batch's attempts are handed off, claimed, as soon as it commits."""
     created = 0
     while True:
-        read, made = await dispatch_batch(outbox, now=now, batch=batch, wait=wait)
-        created += made
-        if read < batch:
+        done = await dispatch_batch(outbox, now=now, batch=batch, wait=wait, claim=claim)
+        created += done.created
+        if hand_off is not None and done.claimed:
+            hand_off(done.claimed)
+        if done.read < batch:
             return created

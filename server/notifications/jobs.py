@@ -1,9 +1,11 @@
 """The notifications domain's loops: dispatch fired alerts, send due attempts.
 
 Both run in every replica and are woken at once when there is work: the
-dispatcher when the event feed finds new events (committed here or on another
-replica), the sender when this replica's dispatcher made messages or when the
-earliest pending attempt falls due. ``notification_interval`` bounds every
+dispatcher when events are committed here or the event feed finds new ones
+committed on another replica; it hands the first attempts it creates, claimed,
+straight to this replica's sender. The sender's rounds send what else is due
+(retries, attempts made by escalation) when the earliest pending attempt falls
+due. ``notification_interval`` bounds every
 wait, in case a wake-up is lost. Each message is still made once and each
 attempt sent once across replicas: the dispatcher holds the checkpoint row and
 the sender claims attempts with ``SKIP LOCKED`` (``alert_feed``, ``sending``).
@@ -41,12 +43,21 @@ async def send(services: Services, *, uniform: Callable[[], float] = random.rand
 def register(services: Services) -> None:
     interval = services.settings.notification_interval
     the_sender = sender(services)
+    the_sender.keep_client = True
+    services.runner.stop_hooks.append(the_sender.close)
     dispatch_wakeup, send_wakeup = asyncio.Event(), asyncio.Event()
     services.feed.on_new_events(dispatch_wakeup.set)
 
     async def dispatch_fired_alerts() -> None:
-        if await dispatch(services, wait=False):
-            send_wakeup.set()
+        # The new attempts go straight to this replica's sender, claimed in the
+        # transaction that creates them; its rounds send retries and leftovers.
+        await alert_feed.dispatch(
+            services.outbox,
+            now=services.clock.now(),
+            wait=False,
+            claim=the_sender.claim_at_creation(),
+            hand_off=the_sender.hand_off,
+        )
 
     async def send_due_attempts() -> float | None:
         started = services.clock.now()

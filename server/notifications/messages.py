@@ -81,10 +81,21 @@ class MessageDraft:
 
 
 @dataclass(frozen=True, slots=True)
+class Claim:
+    """Whom new attempts are claimed for at creation, and until when: a sender
+    handed them straight away sends them without claiming them again."""
+
+    owner: str
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Created:
     message_id: int
     #: The message's first attempt.
     delivery_id: int
+    #: That attempt waits to be sent (not delivered in-app or undeliverable).
+    pending: bool
 
 
 def attempt_of(
@@ -167,10 +178,14 @@ def _message_row(draft: MessageDraft, now: datetime) -> dict[str, Any]:
     }
 
 
-def _attempt_row(message: dict[str, Any], draft: MessageDraft, now: datetime) -> dict[str, Any]:
-    """The first attempt of a message: due now, or already finished."""
+def _attempt_row(
+    message: dict[str, Any], draft: MessageDraft, now: datetime, claim: Claim | None
+) -> dict[str, Any]:
+    """The first attempt of a message: due now (claimed when ``claim`` says by
+    whom), or already finished."""
     status = draft.status
     finished = status is not DeliveryStatus.PENDING
+    claimed = claim is not None and not finished
     return {
         "workspace_id": message["workspace_id"],
         "message_id": message["id"],
@@ -184,6 +199,8 @@ def _attempt_row(message: dict[str, Any], draft: MessageDraft, now: datetime) ->
         "latency_ms": 0 if status is DeliveryStatus.SUCCEEDED else None,
         "created_at": now,
         "finished_at": now if finished else None,
+        "claimed_by": claim.owner if claim is not None and claimed else None,
+        "claimed_until": claim.until if claim is not None and claimed else None,
     }
 
 
@@ -225,11 +242,16 @@ def _notified_event(
 
 
 async def create_many(
-    session: AsyncSession, drafts: Sequence[MessageDraft], *, now: datetime
+    session: AsyncSession,
+    drafts: Sequence[MessageDraft],
+    *,
+    now: datetime,
+    claim: Claim | None = None,
 ) -> list[Created]:
     """Create the messages, each with its first attempt, and deliver the in-app
     ones: one INSERT of messages, one of attempts, one of inbox rows and one of
-    ``alert.notified`` events, however many drafts. Their ids, in the order given."""
+    ``alert.notified`` events, however many drafts. Their ids, in the order given.
+    With ``claim``, the attempts to send are created claimed by its owner."""
     if not drafts:
         return []
     messages = [_message_row(draft, now) for draft in drafts]
@@ -240,7 +262,8 @@ async def create_many(
     for message in messages:
         message["id"] = message_ids[message["webhook_id"]]
     attempts = [
-        _attempt_row(message, draft, now) for message, draft in zip(messages, drafts, strict=True)
+        _attempt_row(message, draft, now, claim)
+        for message, draft in zip(messages, drafts, strict=True)
     ]
     attempted = await bulk.insert_rows(
         session, NotificationDelivery, attempts, returning=("message_id", "id")
@@ -262,4 +285,7 @@ async def create_many(
                 for message, draft in in_app
             ],
         )
-    return [Created(message["id"], delivery_ids[message["id"]]) for message in messages]
+    return [
+        Created(message["id"], delivery_ids[message["id"]], draft.status is DeliveryStatus.PENDING)
+        for message, draft in zip(messages, drafts, strict=True)
+    ]

@@ -15,7 +15,8 @@ deduplicate. While a round comes back full, the next is claimed at once.
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,7 +32,7 @@ from server.core.events.service import Stream
 from server.core.settings import Settings
 from server.notifications import routes, transports
 from server.notifications.backoff import retry_delay
-from server.notifications.messages import NOTIFIED, DeliveryStatus, notified_payload
+from server.notifications.messages import NOTIFIED, Claim, DeliveryStatus, notified_payload
 from server.notifications.models import (
     NotificationDelivery,
     NotificationMessage,
@@ -113,6 +114,21 @@ async def next_due_at(session: AsyncSession, *, after: datetime) -> datetime | N
     return due
 
 
+async def claimed_attempts(session: AsyncSession, delivery_ids: list[int]) -> list[Attempt]:
+    """The attempts just created claimed, ready to send: made in this transaction
+    for routes it read as enabled, so sendable."""
+    if not delivery_ids:
+        return []
+    rows = await session.execute(
+        select(NotificationDelivery, NotificationMessage, NotificationRoute)
+        .join(NotificationMessage, NotificationMessage.id == NotificationDelivery.message_id)
+        .outerjoin(NotificationRoute, NotificationRoute.id == NotificationMessage.route_id)
+        .where(NotificationDelivery.id.in_(delivery_ids))
+        .order_by(NotificationDelivery.id)
+    )
+    return [transports.attempt_for(delivery, message, route) for delivery, message, route in rows]
+
+
 def stale_claims(now: datetime) -> Select[Any]:
     return _with_message_and_route(
         select(NotificationDelivery).where(
@@ -132,11 +148,21 @@ class Sender:
     wall_clock: Clock = field(default_factory=SystemClock)
     uniform: Callable[[], float] = random.random
     transport: httpx.AsyncBaseTransport | None = None
+    #: Keep one HTTP client (its connections and TLS context) from round to
+    #: round until ``close``, rather than one per ``run``.
+    keep_client: bool = False
+    _kept: httpx.AsyncClient | None = None
+    _limit: asyncio.Semaphore | None = None
+    _handed: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def batch(self) -> int:
         """Attempts claimed per round."""
         return self.settings.notification_send_concurrency * 4
+
+    def claim_at_creation(self) -> Claim:
+        """A claim on attempts created for this sender to send at once."""
+        return Claim(self.owner, self.clock.now() + self.settings.notification_claim_lease)
 
     async def run(self) -> int:
         """Send every attempt due now, round after round; how many were sent."""
@@ -150,7 +176,40 @@ class Sender:
                 if examined < self.batch:
                     return sent
 
-    def _client(self) -> httpx.AsyncClient:
+    def hand_off(self, attempts: list[Attempt]) -> None:
+        """Send attempts claimed for this sender now, and record them, in the
+        background (``close`` waits for them). Should this fail, their claims
+        run out and they are given up with an unknown outcome and retried."""
+        handed = asyncio.create_task(self._send_handed(attempts))
+        self._handed.add(handed)
+        handed.add_done_callback(self._handed.discard)
+
+    async def _send_handed(self, attempts: list[Attempt]) -> None:
+        try:
+            async with self._client() as client:
+                await self.record(await self.send_all(attempts, client=client))
+        except Exception:
+            logger.exception("sending %d handed-off attempts failed", len(attempts))
+
+    async def close(self) -> None:
+        """Let the handed-off attempts finish, then close the kept client."""
+        if self._handed:
+            await asyncio.wait(set(self._handed))
+        if self._kept is not None:
+            await self._kept.aclose()
+            self._kept = None
+
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
+        if not self.keep_client:
+            async with self._new_client() as client:
+                yield client
+            return
+        if self._kept is None:
+            self._kept = self._new_client()
+        yield self._kept
+
+    def _new_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             timeout=self.settings.notification_timeout_seconds,
             follow_redirects=False,
@@ -203,8 +262,11 @@ class Sender:
     async def send_all(
         self, attempts: Sequence[Attempt], *, client: httpx.AsyncClient
     ) -> list[Finished]:
-        """Send the attempts, at most ``notification_send_concurrency`` at once."""
-        limit = asyncio.Semaphore(self.settings.notification_send_concurrency)
+        """Send the attempts, at most ``notification_send_concurrency`` at once
+        across this sender's rounds and hand-offs."""
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.settings.notification_send_concurrency)
+        limit = self._limit
 
         async def send_one(attempt: Attempt) -> Finished:
             async with limit:

@@ -24,11 +24,13 @@ class Received:
 
 @dataclass
 class WebhookReceiver:
-    """Records every request and answers with the scripted statuses in turn, then 200."""
+    """Records every request and answers with the scripted statuses in turn, then
+    200, after ``delay_seconds``."""
 
     port: int = 0
     requests: list[Received] = field(default_factory=list)
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    delay_seconds: float = 0.0
 
     @property
     def url(self) -> str:
@@ -49,6 +51,7 @@ class WebhookReceiver:
         headers = {key.decode().lower(): value.decode() for key, value in scope["headers"]}
         self.requests.append(Received(scope["path"], headers, body))
         status, extra = self.script.pop(0) if self.script else (200, {})
+        await asyncio.sleep(self.delay_seconds)
         raw_headers = [(name.encode(), value.encode()) for name, value in extra.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": b"ok"})
