@@ -22,7 +22,8 @@ from server.escalation.policies import (
     StepDraft,
     policy_matchers,
 )
-from server.escalation.sweep import SweepReport, sweep
+from server.escalation.records import SweepReport
+from server.escalation.sweep import sweep
 
 __all__ = [
     "DEFAULT_REFIRE_THRESHOLD",
