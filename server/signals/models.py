@@ -9,7 +9,16 @@ from server.core.db import Base, BigId, JsonDocument, UTCDateTime
 class Signal(Base):
     __tablename__ = "signals"
     __table_args__ = (
-        Index("ix_signals_workspace_service_name_ts", "workspace_id", "service", "name", "ts"),
+        # The value is included so that hourly sums of a meter (capacity roll-ups)
+        # read the index alone, without visiting the table.
+        Index(
+            "ix_signals_workspace_service_name_ts",
+            "workspace_id",
+            "service",
+            "name",
+            "ts",
+            postgresql_include=["value"],
+        ),
         Index("ix_signals_workspace_ts", "workspace_id", "ts"),
     )
 
