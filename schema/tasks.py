@@ -12,7 +12,6 @@ from schema.pagination import Connection, connection
 from schema.permissions import CanRead
 from server.core.auth import Permission
 from server.core.tasks import service as task_service
-from server.security import service as security_service
 
 TaskStatus = strawberry.enum(task_service.TaskStatus, name="TaskStatus")
 
@@ -73,7 +72,7 @@ class TaskQuery:
         return await connection(info, listing, TaskType.from_model, first=first, after=after)
 
 
-def _started(info: Info, task: task_service.Task) -> TaskType:
+def started_task(info: Info, task: task_service.Task) -> TaskType:
     """A queued task as the mutation answers it; the runner wakes once it is committed."""
     info.context.after_commit(info.context.services.runner.wake)
     return TaskType.from_model(task)
@@ -90,7 +89,7 @@ async def start_task(info: Info, kind: str) -> TaskType:
             created_by_key_id=context.principal.key_id,
             clock=context.services.clock,
         )
-    return _started(info, task)
+    return started_task(info, task)
 
 
 @strawberry.type
@@ -108,15 +107,3 @@ class TaskMutation:
                 clock=context.services.clock,
             )
         return TaskType.from_model(task)
-
-    @audited_mutation(Permission.ADMIN, description="Inspect keys and deployment settings.")
-    async def start_security_inspection(self, info: Info) -> TaskType:
-        context = info.context
-        async with context.session() as session:
-            task = await security_service.start_inspection(
-                session,
-                workspace_id=context.principal.workspace_id,
-                created_by_key_id=context.principal.key_id,
-                clock=context.services.clock,
-            )
-        return _started(info, task)

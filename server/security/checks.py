@@ -1,19 +1,24 @@
-"""Inspection checks: pure functions over key facts and settings, each giving one item."""
+"""Inspection checks of a workspace's keys and webhook routes: pure functions over
+facts, each giving one item with a status, what was found and what to do.
 
+Ages are measured from ``now``, the injected clock's time of the inspection.
+"""
+
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from server.access.service import KeyFacts
 from server.core.roles import Role
-from server.core.settings import Settings
+from server.notifications.inventory import WebhookRouteFacts
 
-STALE_AFTER = timedelta(days=90)
-UNUSED_GRACE = timedelta(days=7)
+KEY_MAX_AGE = timedelta(days=90)
+KEY_IDLE_LIMIT = timedelta(days=30)
 MAX_ADMINS = 3
 
 
-class Verdict(StrEnum):
+class ItemStatus(StrEnum):
     PASS = "PASS"
     WARN = "WARN"
     FAIL = "FAIL"
@@ -22,78 +27,135 @@ class Verdict(StrEnum):
 @dataclass(frozen=True)
 class InspectionItem:
     check: str
-    verdict: Verdict
+    status: ItemStatus
     detail: str
+    remediation: str
 
 
-def _names(keys: list[KeyFacts]) -> str:
+def passed(check: str, detail: str) -> InspectionItem:
+    return InspectionItem(check, ItemStatus.PASS, detail, "nothing to do")
+
+
+def days(span: timedelta) -> int:
+    return span // timedelta(days=1)
+
+
+def key_names(keys: Iterable[KeyFacts]) -> str:
     return ", ".join(sorted(f"{key.name} (#{key.id})" for key in keys))
 
 
-def bootstrap_key(keys: list[KeyFacts]) -> InspectionItem:
-    active = [key for key in keys if key.is_bootstrap]
-    if active:
-        return InspectionItem(
-            "bootstrap_key_active",
-            Verdict.FAIL,
-            f"revoke the bootstrap key once named keys exist: {_names(active)}",
+def route_names(routes: Iterable[WebhookRouteFacts]) -> str:
+    return ", ".join(
+        sorted(
+            f"{route.name} (#{route.id}{'' if route.enabled else ', disabled'})" for route in routes
         )
-    return InspectionItem("bootstrap_key_active", Verdict.PASS, "no bootstrap key is active")
+    )
+
+
+def _every_route(routes: list[WebhookRouteFacts], does: str) -> str:
+    return f"all {len(routes)} webhook route(s) {does}" if routes else "no webhook routes"
+
+
+def bootstrap_key(keys: list[KeyFacts]) -> InspectionItem:
+    check = "bootstrap_key_active"
+    active = [key for key in keys if key.is_bootstrap]
+    if not active:
+        return passed(check, "no bootstrap key is active")
+    return InspectionItem(
+        check,
+        ItemStatus.FAIL,
+        f"the key printed at the first start is still active: {key_names(active)}",
+        "create a named admin key for each administrator (createApiKey), "
+        "then revoke the bootstrap key (revokeApiKey)",
+    )
 
 
 def admin_count(keys: list[KeyFacts]) -> InspectionItem:
+    check = "too_many_admins"
     admins = [key for key in keys if key.role is Role.ADMIN]
-    if len(admins) > MAX_ADMINS:
-        detail = f"{len(admins)} admin keys (at most {MAX_ADMINS} advised): {_names(admins)}"
-        return InspectionItem("too_many_admins", Verdict.WARN, detail)
-    return InspectionItem("too_many_admins", Verdict.PASS, f"{len(admins)} admin key(s)")
+    if len(admins) <= MAX_ADMINS:
+        return passed(check, f"{len(admins)} admin key(s), at most {MAX_ADMINS} advised")
+    return InspectionItem(
+        check,
+        ItemStatus.WARN,
+        f"{len(admins)} admin keys, at most {MAX_ADMINS} advised: {key_names(admins)}",
+        "give developer or viewer keys to whoever needs no key or backup administration, "
+        "and revoke the admin keys they replace",
+    )
 
 
-def stale_keys(keys: list[KeyFacts], now: datetime) -> InspectionItem:
-    stale = [k for k in keys if k.last_used_at is not None and now - k.last_used_at > STALE_AFTER]
-    if stale:
-        return InspectionItem(
-            "stale_api_keys", Verdict.WARN, f"unused for over 90 days: {_names(stale)}"
-        )
-    return InspectionItem("stale_api_keys", Verdict.PASS, "every used key was used recently")
+def key_age(keys: list[KeyFacts], now: datetime) -> InspectionItem:
+    check = "api_key_age"
+    old = [key for key in keys if now - key.created_at > KEY_MAX_AGE]
+    if not old:
+        return passed(check, f"every active key is at most {days(KEY_MAX_AGE)} days old")
+    return InspectionItem(
+        check,
+        ItemStatus.WARN,
+        f"{len(old)} key(s) older than {days(KEY_MAX_AGE)} days: {key_names(old)}",
+        "rotate them: create a replacement key, move its clients to it, then revoke the old key",
+    )
 
 
-def never_used_keys(keys: list[KeyFacts], now: datetime) -> InspectionItem:
-    unused = [k for k in keys if k.last_used_at is None and now - k.created_at > UNUSED_GRACE]
-    if unused:
-        return InspectionItem(
-            "never_used_api_keys", Verdict.WARN, f"never used in over 7 days: {_names(unused)}"
-        )
-    return InspectionItem("never_used_api_keys", Verdict.PASS, "no idle unused keys")
+def _idle_since(key: KeyFacts) -> datetime:
+    return key.last_used_at if key.last_used_at is not None else key.created_at
 
 
-def deployment(settings: Settings) -> list[InspectionItem]:
-    production = settings.is_production
-    items = [
-        InspectionItem(
-            "rate_limiting",
-            Verdict.PASS if settings.rate_limit_per_minute > 0 else Verdict.FAIL,
-            f"{settings.rate_limit_per_minute} requests per key per minute"
-            if settings.rate_limit_per_minute
-            else "per-key rate limiting is off",
-        ),
-        InspectionItem(
-            "playground_in_production",
-            Verdict.FAIL if production and settings.playground_enabled else Verdict.PASS,
-            f"playground {'on' if settings.playground_enabled else 'off'} "
-            f"in {settings.environment.value}",
-        ),
-        InspectionItem(
-            "introspection_in_production",
-            Verdict.FAIL if production and settings.introspection_enabled else Verdict.PASS,
-            f"introspection {'on' if settings.introspection_enabled else 'off'} "
-            f"in {settings.environment.value}",
-        ),
-        InspectionItem(
-            "loopback_webhooks",
-            Verdict.WARN if production and settings.allow_loopback_webhooks else Verdict.PASS,
-            "webhooks to loopback addresses are "
-            + ("allowed" if settings.allow_loopback_webhooks else "refused"),
-        ),
+def unused_keys(keys: list[KeyFacts], now: datetime) -> InspectionItem:
+    check = "unused_api_keys"
+    idle = [key for key in keys if now - _idle_since(key) > KEY_IDLE_LIMIT]
+    if not idle:
+        return passed(check, f"every active key was used in the last {days(KEY_IDLE_LIMIT)} days")
+    never = [key for key in idle if key.last_used_at is None]
+    unused = [key for key in idle if key.last_used_at is not None]
+    found = [
+        f"never used: {key_names(never)}" if never else "",
+        f"not used for over {days(KEY_IDLE_LIMIT)} days: {key_names(unused)}" if unused else "",
     ]
-    return items
+    return InspectionItem(
+        check,
+        ItemStatus.WARN,
+        "; ".join(part for part in found if part),
+        "revoke the keys nobody uses (revokeApiKey); an unused key is a credential "
+        "that can leak without anyone noticing",
+    )
+
+
+def webhook_secrets(routes: list[WebhookRouteFacts]) -> InspectionItem:
+    check = "webhook_route_secrets"
+    unsigned = [route for route in routes if not route.has_secret]
+    if not unsigned:
+        return passed(check, _every_route(routes, "sign their requests"))
+    return InspectionItem(
+        check,
+        ItemStatus.FAIL,
+        f"webhook route(s) without a signing secret: {route_names(unsigned)}",
+        "set a whsec_ secret on each route (updateNotificationRoute generates one) "
+        "and have the receiver verify the webhook-signature header",
+    )
+
+
+def webhook_tls(routes: list[WebhookRouteFacts]) -> InspectionItem:
+    check = "webhook_route_tls"
+    plain = [route for route in routes if route.scheme != "https"]
+    if not plain:
+        return passed(check, _every_route(routes, "use https"))
+    return InspectionItem(
+        check,
+        ItemStatus.FAIL,
+        f"webhook route(s) sending alerts without TLS: {route_names(plain)}",
+        "serve the receivers over https and change the routes' URLs to https://",
+    )
+
+
+def workspace_checks(
+    keys: list[KeyFacts], routes: list[WebhookRouteFacts], now: datetime
+) -> list[InspectionItem]:
+    return [
+        bootstrap_key(keys),
+        admin_count(keys),
+        key_age(keys, now),
+        unused_keys(keys, now),
+        webhook_secrets(routes),
+        webhook_tls(routes),
+    ]

@@ -1,37 +1,60 @@
-"""The security inspection task: runs every check and stores the items as its result."""
+"""The security inspection task: gathers the facts, runs every check and stores the
+run with its items. The task's result names the run and keeps the items in the
+shape it had before runs were stored (``verdict`` for the status)."""
 
-from dataclasses import asdict
 from typing import Any
 
-from server.access import service as access_service
 from server.core.clock import Clock
 from server.core.db import Database
 from server.core.jobs import TaskHandler, TaskRun
 from server.core.settings import Settings
-from server.security import checks
+from server.security import checks, deployment, facts, service
+from server.security.models import SecurityInspectionItem, SecurityInspectionRun
 
-KIND = "security_inspection"
+
+def task_result(run: SecurityInspectionRun, items: list[SecurityInspectionItem]) -> dict[str, Any]:
+    return {
+        "runId": str(run.id),
+        "summary": {"PASS": run.pass_count, "WARN": run.warn_count, "FAIL": run.fail_count},
+        "items": [
+            {
+                "check": item.check,
+                "verdict": item.status,
+                "detail": item.detail,
+                "remediation": item.remediation,
+            }
+            for item in items
+        ],
+    }
 
 
 def inspection_handler(db: Database, settings: Settings, clock: Clock) -> TaskHandler:
     async def inspect(run: TaskRun) -> dict[str, Any]:
+        started_at = clock.now()
         async with db.reader() as session:
-            keys = await access_service.active_keys(session, workspace_id=run.workspace_id)
+            done = await service.run_of_task(session, task_id=run.task_id)
+            if done is not None:
+                [items] = await service.items_of_runs(
+                    session, workspace_id=run.workspace_id, run_ids=[done.id]
+                )
+                return task_result(done, items)
+            workspace = await facts.workspace_facts(session, workspace_id=run.workspace_id)
+            recovery = await facts.recovery_facts(session, backup_dir=settings.backup_dir)
         await run.progress(0.5)
         now = clock.now()
-        items = [
-            checks.bootstrap_key(keys),
-            checks.admin_count(keys),
-            checks.stale_keys(keys, now),
-            checks.never_used_keys(keys, now),
-            *checks.deployment(settings),
+        found = [
+            *checks.workspace_checks(workspace.keys, workspace.webhook_routes, now),
+            *deployment.deployment_checks(deployment.deployment_facts(settings), recovery, now),
         ]
-        counts = {verdict.value: 0 for verdict in checks.Verdict}
-        for item in items:
-            counts[item.verdict.value] += 1
-        return {
-            "items": [asdict(item) | {"verdict": item.verdict.value} for item in items],
-            "summary": counts,
-        }
+        async with db.transaction() as session:
+            stored, items = await service.record_run(
+                session,
+                workspace_id=run.workspace_id,
+                task_id=run.task_id,
+                started_at=started_at,
+                finished_at=clock.now(),
+                items=found,
+            )
+            return task_result(stored, items)
 
     return inspect

@@ -1,15 +1,20 @@
-"""Security inspections through their front door, and the key facts they read."""
+"""Security inspections through their front door and their task, and the key facts
+they read."""
 
 import pytest
 
 from server.access import service as access_service
+from server.core.clock import FrozenClock
 from server.core.errors import NotFound
+from server.core.jobs import TaskRun
 from server.core.roles import Role
 from server.core.services import Services
 from server.core.tasks import service as task_service
+from server.security import inspection
 from server.security import service as security_service
 from tests.conftest import Workspace
 from tests.graphql_client import GraphQLClient
+from tests.security.helpers import RUNS, inspect
 
 REVOKE = "mutation($id: ID!) { revokeApiKey(id: $id) { id } }"
 KEYS = "{ apiKeys { edges { node { id role } } } }"
@@ -57,3 +62,16 @@ async def test_active_keys_leave_out_revoked_ones_and_carry_their_role(
         keys = await access_service.active_keys(session, workspace_id=int(workspace.id))
     assert sorted(key.role for key in keys) == sorted([Role.ADMIN, Role.DEVELOPER])
     assert all(key.id != int(viewer["id"]) for key in keys)
+
+
+async def test_a_task_taken_over_after_its_run_was_stored_stores_no_second_run(
+    gql: GraphQLClient, workspace: Workspace, services: Services, paused_runner: FrozenClock
+) -> None:
+    first = await inspect(gql, workspace.admin, runner=services.runner)
+    handler = inspection.inspection_handler(services.db, services.settings, services.clock)
+    task_id = int(first.task["id"])
+    again = TaskRun(task_id, int(workspace.id), security_service.KIND, {}, 2, services.runner)
+    result = await handler(again)
+    assert result == first.task["result"]
+    listed = await gql.data(RUNS, key=workspace.admin)
+    assert listed["securityInspectionRuns"]["totalCount"] == 1
