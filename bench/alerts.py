@@ -14,6 +14,8 @@ another with 8 concurrent clients (each run the next N alerts of the stream).
   PostgreSQL database and the Redis bus; batches go to ``POST /graphql`` as the
   ``$inputs`` variable of ``raiseAlerts``, with the admin key. Every answer must
   be free of errors and hold one item per alert.
+- opsgraph again, on a fresh database, receiving the very bodies Alertmanager
+  gets on its Alertmanager-compatible ``POST /api/v2/alerts`` (``ratio_api_v2_alerts_N``).
 
 Afterwards each system is asked how many alerts it holds, which must equal the
 number of distinct fingerprints it was sent. Alertmanager is stopped before
@@ -571,6 +573,19 @@ def opsgraph_target(server: ServerProcess) -> Target:
     )
 
 
+def opsgraph_intake_target(server: ServerProcess) -> Target:
+    """opsgraph's Alertmanager-compatible intake, sent exactly what Alertmanager gets."""
+    starts = datetime.now(UTC) - timedelta(hours=1)
+    return Target(
+        name="opsgraph_api_v2_alerts",
+        server=server,
+        path="/api/v2/alerts",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {server.admin_key}"},
+        encode=lambda batch: alertmanager_body(batch, starts),
+        check=check_alertmanager,
+    )
+
+
 async def postgres_version(database: BenchDatabase) -> str:
     connection = await pg_connect(database.url)
     try:
@@ -580,16 +595,19 @@ async def postgres_version(database: BenchDatabase) -> str:
 
 
 async def run_opsgraph(
-    database: BenchDatabase, redis_url: str, plan: Plan
+    database: BenchDatabase,
+    redis_url: str,
+    plan: Plan,
+    make_target: Callable[[ServerProcess], Target] = opsgraph_target,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     tally = Tally()
     settings = {"OPSGRAPH_REDIS_URL": redis_url}
     async with opsgraph_server(database, settings=settings) as server:
         log(f"opsgraph: pid {server.pid} on {server.base_url}")
         await check_admin_key(server)
-        target = opsgraph_target(server)
+        target = make_target(server)
         report = await measure(target, plan, tally)
-        async with maybe_profile(server, "alerts-opsgraph") as profile:
+        async with maybe_profile(server, f"alerts-{target.name}") as profile:
             if profile is not None:
                 await run_once(target, plan.profile, max(CLIENT_COUNTS), tally)
         if profile is not None:
@@ -640,6 +658,8 @@ def method_report(plan: Plan) -> dict[str, Any]:
         " env, job, service, severity), annotations {summary}, startsAt}",
         "opsgraph": f"POST /graphql {MUTATION} (admin key); every answer must carry no"
         f" errors and {BATCH_SIZE} items",
+        "opsgraph_api_v2_alerts": "POST /api/v2/alerts on opsgraph (admin key, a fresh"
+        " database), the very bodies Alertmanager gets; every answer must be 200",
         "stored": f"after the runs: Alertmanager GET /api/v2/alerts, opsgraph {COUNT_QUERY};"
         " each must equal the distinct fingerprints sent; answered_as_new counts"
         " occurrenceCount == 1 in the answers",
@@ -651,6 +671,8 @@ async def run(binary: str, plan: Plan, redis_url: str) -> dict[str, Any]:
     async with fresh_database() as database:
         alertmanager, alertmanager_about = await run_alertmanager(binary, plan)
         opsgraph, opsgraph_about = await run_opsgraph(database, redis_url, plan)
+    async with fresh_database() as database:
+        intake, _ = await run_opsgraph(database, redis_url, plan, opsgraph_intake_target)
     return {
         "benchmark": "alerts",
         "unit": "alerts/s",
@@ -660,7 +682,9 @@ async def run(binary: str, plan: Plan, redis_url: str) -> dict[str, Any]:
         "warmup_alerts": WARMUP_BATCHES * BATCH_SIZE,
         "alertmanager": alertmanager,
         "opsgraph": opsgraph,
+        "opsgraph_api_v2_alerts": intake,
         **{f"ratio_{n}": ratio(opsgraph, alertmanager, n) for n in CLIENT_COUNTS},
+        **{f"ratio_api_v2_alerts_{n}": ratio(intake, alertmanager, n) for n in CLIENT_COUNTS},
         "method": method_report(plan),
         "servers": {"alertmanager": alertmanager_about, "opsgraph": opsgraph_about},
         "environment": environment,

@@ -37,6 +37,19 @@ class AlertInput:
         description="The deduplication key; by default a hash of the service and the labels.",
     )
     source: AlertSource | None = None  # type: ignore[valid-type]
+    annotations: JSON | None = strawberry.field(
+        default=None,
+        description="Text about the alert by name (summary, description, runbook_url); "
+        "a repeat replaces them.",
+    )
+    generator_url: str | None = strawberry.field(
+        default=None, description="An http(s) link to what raised the alert."
+    )
+    ends_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the alert ends unless raised again (a repeat moves it later); "
+        "it is then resolved. By default it stays open until resolved.",
+    )
 
 
 def _alert_from_input(cls: type, value: Mapping[str, Any], _context: InputContext) -> Any:
@@ -49,6 +62,9 @@ def _alert_from_input(cls: type, value: Mapping[str, Any], _context: InputContex
         labels=value.get("labels"),
         fingerprint=value.get("fingerprint"),
         source=alerts.AlertSource(source) if source is not None else None,
+        annotations=value.get("annotations"),
+        generator_url=value.get("generatorUrl"),
+        ends_at=value.get("endsAt"),
     )
 
 
@@ -120,6 +136,16 @@ class AlertType:
     needs_postmortem: bool = strawberry.field(
         description="The incident spent more than 20 % of its SLO's error budget."
     )
+    annotations: JSON = strawberry.field(
+        description="Text about the alert by name, from its latest raise (Prometheus' annotations)."
+    )
+    generator_url: str | None = strawberry.field(
+        description="A link to what raised the alert (Prometheus' generatorURL)."
+    )
+    ends_at: datetime | None = strawberry.field(
+        description="When the alert ends unless raised again (Prometheus' endsAt): an open "
+        "alert past it is resolved. Null: open until resolved."
+    )
 
     @strawberry.field(description="What happened to the alert, oldest first.")
     async def events(self, info: Info) -> list[EventEnvelope]:
@@ -164,6 +190,9 @@ class AlertType:
             timeout_escalated_at=row.timeout_escalated_at,
             inhibited=row.inhibited,
             needs_postmortem=row.needs_postmortem,
+            annotations=JSON(row.annotations),
+            generator_url=row.generator_url,
+            ends_at=row.ends_at,
         )
 
 

@@ -53,6 +53,22 @@ async def resolve(
         return None
 
 
+async def resolve_fingerprints(
+    session: AsyncSession, *, workspace_id: int, fingerprints: list[str], actor: str, now: datetime
+) -> list[Alert]:
+    """Resolve the open alerts of these fingerprints in one UPDATE; returns them."""
+    if not fingerprints:
+        return []
+    return await lifecycle.apply_where(
+        session,
+        lifecycle.RESOLVE,
+        Alert.workspace_id == workspace_id,
+        Alert.fingerprint.in_(fingerprints),
+        actor=actor,
+        now=now,
+    )
+
+
 async def set_inhibited(
     session: AsyncSession, *, alerts: list[Alert], inhibited: bool, now: datetime, **details: Any
 ) -> list[Alert]:

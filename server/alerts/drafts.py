@@ -3,10 +3,12 @@
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from server.core.clock import require_offset
 from server.core.errors import InvalidInput
 from server.core.labels import InvalidLabels, validate_labels
 from server.core.text import require_service_name
@@ -33,9 +35,14 @@ class AlertStatus(StrEnum):
 
 
 MAX_SUMMARY = 1000
+MAX_ANNOTATIONS = 64
+MAX_ANNOTATION_NAME = 200
+MAX_ANNOTATION_VALUE = 10_000
+MAX_GENERATOR_URL = 2048
 #: Fingerprints of alerts opsgraph raises itself (``slo:<policy>:<pair>``).
 RESERVED_PREFIX = "slo:"
 _FINGERPRINT = re.compile(r"[\x21-\x7e]{1,128}")
+_GENERATOR_URL = re.compile(r"https?://[^\s/?#]", re.IGNORECASE)
 
 
 class AlertInputLike(Protocol):
@@ -52,6 +59,9 @@ class AlertInputLike(Protocol):
     @property
     def source(self) -> AlertSource | None: ...
 
+    # Optional, read when present: ``annotations`` (an object of strings),
+    # ``generator_url`` (str | None) and ``ends_at`` (datetime | None).
+
 
 @dataclass(frozen=True, slots=True)
 class AlertDraft:
@@ -63,6 +73,10 @@ class AlertDraft:
     fingerprint: str
     #: Stored, not notified: a more urgent alert of the same source fires.
     inhibited: bool = False
+    annotations: dict[str, str] = field(default_factory=dict)
+    generator_url: str | None = None
+    #: When the alert ends unless raised again; None: when someone resolves it.
+    ends_at: datetime | None = None
 
     @property
     def match_labels(self) -> dict[str, str]:
@@ -76,7 +90,8 @@ def default_fingerprint(service: str, labels: dict[str, str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def validate_draft(item: AlertInputLike, *, field: str) -> AlertDraft:
+def validate_draft(item: AlertInputLike, *, field: str, now: datetime | None = None) -> AlertDraft:
+    """The item as a draft; given ``now`` (a client's raise), its end must lie ahead."""
     require_service_name(item.service, field=f"{field}.service")
     summary = item.summary.strip()
     if not summary or len(summary) > MAX_SUMMARY or "\x00" in summary:
@@ -103,20 +118,80 @@ def validate_draft(item: AlertInputLike, *, field: str) -> AlertDraft:
             "fingerprint must be 1-128 printable ASCII characters without spaces",
             field=f"{field}.fingerprint",
         )
-    return AlertDraft(
+    draft = AlertDraft(
         service=item.service,
         summary=summary,
         severity=Severity(item.severity),
         source=AlertSource(item.source) if item.source else AlertSource.EXTERNAL,
         labels=labels,
         fingerprint=fingerprint,
+        annotations=validate_annotations(
+            getattr(item, "annotations", None), field=f"{field}.annotations"
+        ),
+        generator_url=validate_generator_url(
+            getattr(item, "generator_url", None), field=f"{field}.generatorUrl"
+        ),
+        ends_at=getattr(item, "ends_at", None),
     )
+    require_offset(draft.ends_at, field=f"{field}.endsAt")
+    if now is not None:
+        refuse_past_end(draft, now=now, field=f"{field}.endsAt")
+    return draft
 
 
-def validate_drafts(items: list[Any], *, max_batch: int, field: str) -> list[AlertDraft]:
+def validate_annotations(annotations: Any, *, field: str) -> dict[str, str]:
+    """Free text keyed by name: a summary, a description, a runbook link."""
+    if annotations is None:
+        return {}
+    if not isinstance(annotations, dict) or not all(
+        isinstance(value, str) for value in annotations.values()
+    ):
+        raise InvalidInput("annotations must be an object of string values", field=field)
+    if len(annotations) > MAX_ANNOTATIONS:
+        raise InvalidInput(f"at most {MAX_ANNOTATIONS} annotations are allowed", field=field)
+    for name, value in annotations.items():
+        if not 0 < len(name) <= MAX_ANNOTATION_NAME or len(value) > MAX_ANNOTATION_VALUE:
+            raise InvalidInput(
+                f"annotation names are 1-{MAX_ANNOTATION_NAME} characters and values at most "
+                f"{MAX_ANNOTATION_VALUE}",
+                field=field,
+            )
+        if "\x00" in name or "\x00" in value:  # PostgreSQL cannot store U+0000 in jsonb
+            raise InvalidInput(f"annotation {name!r} contains a NUL character", field=field)
+    return dict(annotations)
+
+
+def validate_generator_url(url: str | None, *, field: str) -> str | None:
+    """An http(s) link without spaces or control characters, as dashboards render
+    it (never a ``javascript:`` one)."""
+    if url is None or url == "":
+        return None
+    if (
+        len(url) > MAX_GENERATOR_URL
+        or not _GENERATOR_URL.match(url)
+        or any(ord(character) <= 0x20 or character == "\x7f" for character in url)
+    ):
+        raise InvalidInput(
+            f"generatorUrl must be an http or https URL of at most {MAX_GENERATOR_URL} characters",
+            field=field,
+        )
+    return url
+
+
+def refuse_past_end(draft: AlertDraft, *, now: datetime, field: str) -> None:
+    """A client's raise that says it has already ended would open a resolved alert."""
+    if draft.ends_at is not None and draft.ends_at <= now:
+        raise InvalidInput("endsAt must be in the future", field=field)
+
+
+def validate_drafts(
+    items: list[Any], *, max_batch: int, field: str, now: datetime | None = None
+) -> list[AlertDraft]:
     """Every item checked; the first bad one refuses the batch (nothing is stored)."""
     if not items:
         raise InvalidInput("give at least one alert", field=field)
     if len(items) > max_batch:
         raise InvalidInput(f"a batch holds at most {max_batch} alerts", field=field)
-    return [validate_draft(item, field=f"{field}[{index}]") for index, item in enumerate(items)]
+    return [
+        validate_draft(item, field=f"{field}[{index}]", now=now) for index, item in enumerate(items)
+    ]

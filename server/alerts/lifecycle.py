@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -95,6 +95,36 @@ async def apply(
         )
     await emit(session, [alert_event(alert, transition.event, now, actor=actor)])
     return alert
+
+
+async def apply_where(
+    session: AsyncSession,
+    transition: Transition,
+    *conditions: ColumnElement[bool],
+    actor: str,
+    now: datetime,
+) -> list[Alert]:
+    """The transition, set-based: one UPDATE moves every alert that meets
+    ``conditions`` and may take it, and each leaves the event ``apply`` leaves.
+    Alerts another writer moved first are left out, not refused."""
+    moved = await session.scalars(
+        update(Alert)
+        .where(Alert.status.in_([status.value for status in transition.allowed_from]), *conditions)
+        .values(
+            {
+                Alert.status: transition.to.value,
+                transition.at_column: now,
+                transition.by_column: actor,
+            }
+        )
+        .returning(Alert)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    alerts = sorted(moved.all(), key=lambda alert: alert.id)
+    await emit(
+        session, [alert_event(alert, transition.event, now, actor=actor) for alert in alerts]
+    )
+    return alerts
 
 
 class EscalationReason(StrEnum):

@@ -19,6 +19,7 @@ from server.core.db import Base, BigId, JsonDocument, UTCDateTime
 #: An alert is open until it is resolved; one open alert per fingerprint.
 OPEN_STATUSES = ("FIRING", "ACKNOWLEDGED")
 OPEN_CONDITION = text("status IN ('FIRING', 'ACKNOWLEDGED')")
+OPEN_WITH_END = text("status IN ('FIRING', 'ACKNOWLEDGED') AND ends_at IS NOT NULL")
 
 
 class Alert(Base):
@@ -37,6 +38,13 @@ class Alert(Base):
         Index("ix_alerts_workspace_status", "workspace_id", "status"),
         Index("ix_alerts_workspace_service", "workspace_id", "service"),
         Index("ix_alerts_workspace_first_fired_at", "workspace_id", "first_fired_at"),
+        # The expiry sweep's search: open alerts whose source said when they end.
+        Index(
+            "ix_alerts_open_ends_at",
+            "ends_at",
+            postgresql_where=OPEN_WITH_END,
+            sqlite_where=OPEN_WITH_END,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -65,6 +73,16 @@ class Alert(Base):
     inhibited: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: The incident spent more than 20 % of its SLO's error budget.
     needs_postmortem: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: What the source says besides the labels (Prometheus' annotations); the
+    #: latest raise replaces them.
+    annotations: Mapped[dict[str, str]] = mapped_column(
+        JsonDocument, default=dict, server_default=text("'{}'")
+    )
+    #: Where the source shows what raised the alert (Prometheus' ``generatorURL``).
+    generator_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: When the alert ends unless raised again (Prometheus' ``endsAt``): the expiry
+    #: sweep resolves an open alert past it. None: open until someone resolves it.
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class SilenceRule(Base):

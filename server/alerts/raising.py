@@ -2,10 +2,12 @@
 
 One ``INSERT .. ON CONFLICT DO UPDATE .. RETURNING`` statement stores a batch
 (on PostgreSQL, the same statement logs its events). A fingerprint with an open alert
-(FIRING or ACKNOWLEDGED) updates it (count +1, last fired now); any other
-opens a new alert. The unique index on open
-fingerprints makes this hold under concurrent raises too. Rows go in
-fingerprint order, so that concurrent batches lock alerts in the same order.
+(FIRING or ACKNOWLEDGED) updates it (count +1, last fired now; the latest
+annotations and generator URL; the later end, as Alertmanager merges ``endsAt``,
+and a raise without one keeps the one it had); any other opens a new alert.
+The unique index on open fingerprints makes this hold under concurrent raises
+too. Rows go in fingerprint order, so that concurrent batches lock alerts in the
+same order.
 
 Automated sources in other domains (the SLO evaluator) reach the alerts domain
 through this module alone: it re-exports the drafts they raise and what they do
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,6 +73,9 @@ def _row(workspace_id: int, raised: _Raise, now: datetime) -> dict[str, Any]:
         "inhibited": draft.inhibited,
         "first_fired_at": now,
         "last_fired_at": now,
+        "annotations": draft.annotations,
+        "generator_url": draft.generator_url,
+        "ends_at": draft.ends_at,
     }
 
 
@@ -90,20 +95,22 @@ _UPSERT_AND_LOG = text(
             CAST(:severities AS text[]), CAST(:services AS text[]),
             CAST(:summaries AS text[]), CAST(:labels AS text[]),
             CAST(:occurrences AS integer[]), CAST(:silenced AS boolean[]),
-            CAST(:inhibited AS boolean[])
+            CAST(:inhibited AS boolean[]), CAST(:annotations AS text[]),
+            CAST(:generator_urls AS text[]), CAST(:ends_at AS timestamptz[])
         ) AS i(
             fingerprint, source, severity, service, summary, labels, occurrences, silenced,
-            inhibited
+            inhibited, annotations, generator_url, ends_at
         )
     ), upserted AS (
         INSERT INTO alerts AS alert (
             workspace_id, fingerprint, source, severity, status, service, summary, labels,
             occurrence_count, silenced, noise_suppressed, inhibited, first_fired_at,
-            last_fired_at
+            last_fired_at, annotations, generator_url, ends_at
         )
         SELECT :workspace_id, i.fingerprint, i.source, i.severity, 'FIRING', i.service,
                i.summary, CAST(i.labels AS jsonb), i.occurrences, i.silenced, false,
-               i.inhibited, :now, :now
+               i.inhibited, :now, :now, CAST(i.annotations AS jsonb), i.generator_url,
+               i.ends_at
         FROM incoming AS i
         ORDER BY i.fingerprint
         ON CONFLICT (workspace_id, fingerprint) WHERE status IN ('FIRING', 'ACKNOWLEDGED')
@@ -113,7 +120,10 @@ _UPSERT_AND_LOG = text(
             severity = excluded.severity,
             summary = excluded.summary,
             labels = excluded.labels,
-            silenced = alert.silenced OR excluded.silenced
+            silenced = alert.silenced OR excluded.silenced,
+            annotations = excluded.annotations,
+            generator_url = excluded.generator_url,
+            ends_at = GREATEST(alert.ends_at, excluded.ends_at)
         RETURNING alert.*
     ), logged AS (
         INSERT INTO events (
@@ -150,6 +160,13 @@ def _upsert_values(workspace_id: int, raises: list[_Raise], now: datetime) -> An
                 "labels": values.excluded.labels,
                 # Raising can only silence; lifting a silence is the silences' sweep.
                 "silenced": Alert.silenced | values.excluded.silenced,
+                "annotations": values.excluded.annotations,
+                "generator_url": values.excluded.generator_url,
+                # The later of the two ends (SQLite's max() is NULL if either is).
+                "ends_at": func.max(
+                    func.coalesce(Alert.ends_at, values.excluded.ends_at),
+                    func.coalesce(values.excluded.ends_at, Alert.ends_at),
+                ),
             },
         )
         .values([_row(workspace_id, raised, now) for raised in raises])
@@ -179,6 +196,9 @@ async def _upsert(
         "occurrences": [r.occurrences for r in raises],
         "silenced": [r.silenced for r in raises],
         "inhibited": [r.draft.inhibited for r in raises],
+        "annotations": [json.dumps(r.draft.annotations) for r in raises],
+        "generator_urls": [r.draft.generator_url for r in raises],
+        "ends_at": [r.draft.ends_at for r in raises],
     }
     result = await session.scalars(
         select(Alert).from_statement(_UPSERT_AND_LOG),

@@ -139,7 +139,7 @@ async def raise_alert(
 ) -> Alert:
     """Raise one alert, refused with errors under ``input``; an open alert with
     the same fingerprint is updated instead."""
-    draft = drafts.validate_draft(item, field="input")
+    draft = drafts.validate_draft(item, field="input", now=now)
     (alert,) = await raising.raise_alerts(
         session, workspace_id=workspace_id, drafts=[draft], now=now
     )
@@ -155,7 +155,7 @@ async def raise_alerts(
     now: datetime,
 ) -> list[Alert]:
     """Raise a batch, all or none (errors under ``inputs``): one alert per item, in order."""
-    checked = drafts.validate_drafts(list(items), max_batch=max_batch, field="inputs")
+    checked = drafts.validate_drafts(list(items), max_batch=max_batch, field="inputs", now=now)
     return await raising.raise_alerts(session, workspace_id=workspace_id, drafts=checked, now=now)
 
 
