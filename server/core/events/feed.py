@@ -7,7 +7,8 @@ bounded: a listener that falls behind is marked lagged and re-reads from the
 database, so a slow client never stalls the feed and never loses an event.
 Callers that only need to know that new events were sequenced (not which) add
 a wake-up with ``on_new_events``; it is called once per look that moved the
-position, however many events that look found.
+position, however many events that look found, and at once when this process
+commits events (``published``), without waiting for that look.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ from server.core.bus import EventBus
 from server.core.db import Database
 from server.core.events import service as events
 from server.core.events.service import EventRecord
+from server.core.outages import Dependencies
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,9 @@ class EventFeed:
         poll_seconds: float = 1.0,
         batch_size: int = 500,
         listener_capacity: int = 1_000,
+        dependencies: Dependencies | None = None,
     ) -> None:
+        self._dependencies = dependencies or Dependencies()
         self._db = db
         self._bus = bus
         self._poll_seconds = poll_seconds
@@ -101,6 +105,14 @@ class EventFeed:
     def wake(self) -> None:
         self._wake.set()
 
+    def published(self, seq: int) -> None:
+        """Events up to ``seq`` were committed by this process: look at once, and
+        wake the ``on_new_events`` callers now rather than after that look."""
+        self._wake.set()
+        if seq > self.position:
+            for wakeup in self._wakeups:
+                wakeup()
+
     def on_new_events(self, wakeup: Callable[[], None]) -> None:
         """Call ``wakeup`` (which must not block) whenever the feed finds new
         sequenced events, whether committed by this process or by another."""
@@ -126,18 +138,22 @@ class EventFeed:
                         self._wake.set()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("event feed lost the bus; polling until it is back")
-                await asyncio.sleep(1.0)
+            except Exception as error:
+                self._dependencies.log_failure(
+                    logger, error, "event feed lost the bus; polling until it is back"
+                )
+                await asyncio.sleep(self._dependencies.redis.backoff_seconds(1.0))
 
     async def _find_position(self) -> None:
         while True:
             try:
                 async with self._db.reader() as session:
                     self.position = await events.latest_seq(session)
-            except Exception:
-                logger.warning("event feed cannot reach the database yet", exc_info=True)
-                await asyncio.sleep(self._poll_seconds)
+            except Exception as error:
+                self._dependencies.log_failure(
+                    logger, error, "event feed cannot reach the database yet"
+                )
+                await asyncio.sleep(self._dependencies.database.backoff_seconds(self._poll_seconds))
                 continue
             self._started.set()
             return
@@ -145,16 +161,22 @@ class EventFeed:
     async def _run(self) -> None:
         await self._find_position()
         while True:
+            pause = self._dependencies.database.backoff_seconds(self._poll_seconds)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                async with asyncio.timeout(pause):
+                    await self._wake.wait()
             self._wake.clear()
             before = self.position
             try:
                 await self._catch_up()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("event feed could not read new events")
+            except Exception as error:
+                self._dependencies.log_failure(
+                    logger, error, "event feed could not read new events"
+                )
+            else:
+                self._dependencies.database.succeeded()
             if self.position > before:
                 for wakeup in self._wakeups:
                     wakeup()
@@ -167,8 +189,9 @@ class EventFeed:
         if waiting is None or waiting != self._waiting:
             self._waiting, self._waiting_since = waiting, now
         elif now - self._waiting_since >= self._poll_seconds:
-            # Still there a poll later: it was committed without a cursor
-            # (written outside the outbox, or by an older replica).
+            # Still there a poll later: it was committed without a cursor and
+            # its writer did not sequence it (died after its commit, or wrote
+            # outside the outbox).
             await events.assign_sequence(self._db)
         if not listened and not self._listeners:
             # Nobody to offer them to: a subscriber that arrives later replays

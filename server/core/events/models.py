@@ -11,9 +11,9 @@ class Event(Base):
     """One domain event.
 
     ``id`` is assigned at insert and may commit out of order; ``seq``, the
-    delivery cursor, is assigned by the sequencer as the transaction commits,
-    one writer at a time, so the committed ``seq`` values always form a
-    gap-free prefix.
+    delivery cursor, is assigned by the sequencer once the transaction has
+    committed (in it, on SQLite), one sequencer at a time, so the committed
+    ``seq`` values always form a gap-free prefix.
     """
 
     __tablename__ = "events"

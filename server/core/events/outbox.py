@@ -1,4 +1,4 @@
-"""The transactional outbox: events are numbered as their transaction commits, then announced."""
+"""The transactional outbox: events are numbered once their transaction commits, then announced."""
 
 import asyncio
 import contextlib
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.core.bus import EventBus
 from server.core.db import Database
 from server.core.events.feed import EventFeed
+from server.core.events.rounds import Rounds
 from server.core.events.service import APPENDED, assign_sequence, sequence_pending
 
 logger = logging.getLogger(__name__)
@@ -27,19 +28,31 @@ class Outbox:
         self._feed = feed
         self._unannounced = 0
         self._retrying: asyncio.Task[None] | None = None
+        self._sequencing = Rounds(self.announce)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A write transaction whose events get their cursors as it commits and
-        are announced once it has."""
+        """A write transaction whose events have their cursors and are announced
+        by the time it returns.
+
+        On PostgreSQL the events are numbered after the commit, by a short
+        sequencing transaction that the writers of this process share (see
+        ``service.sequence_pending``): writers never wait for each other's
+        commits, only for a round of sequencing. SQLite has one writer anyway:
+        there they are numbered inside the transaction itself.
+        """
         newest = None
+        appended = False
         async with self._db.transaction() as session:
             yield session
-            if session.info.pop(APPENDED, False):
+            appended = session.info.pop(APPENDED, False)
+            if appended and self._db.is_sqlite:
                 await session.flush()
                 newest = await sequence_pending(session)
         if newest is not None:
             await self._published(newest)
+        elif appended and not self._db.is_sqlite:
+            await self._sequencing.request()
 
     async def announce(self) -> None:
         """Sequence and announce committed events that have no cursor yet."""
@@ -54,7 +67,7 @@ class Outbox:
     async def _published(self, seq: int) -> None:
         """Never raises: an event not announced now is announced once the bus is back,
         and found by the feeds' polls meanwhile."""
-        self._feed.wake()
+        self._feed.published(seq)
         self._unannounced = max(self._unannounced, seq)
         if self._retrying is None and not await self._notify():
             self._retrying = asyncio.create_task(self._notify_until_delivered())
@@ -63,7 +76,8 @@ class Outbox:
         """Announce the newest cursor; True once no newer one is waiting."""
         seq = self._unannounced
         try:
-            await asyncio.wait_for(self._bus.notify(seq), timeout=BUS_TIMEOUT_SECONDS)
+            async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
+                await self._bus.notify(seq)
         except Exception as error:
             logger.warning("could not announce events up to %s on the bus: %r", seq, error)
             return False
@@ -88,6 +102,7 @@ class Outbox:
             self._retrying = None
 
     async def stop(self) -> None:
+        await self._sequencing.stop()
         if self._retrying is not None:
             self._retrying.cancel()
             with contextlib.suppress(asyncio.CancelledError):

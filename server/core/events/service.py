@@ -151,14 +151,21 @@ async def _lock_sequencer(session: AsyncSession) -> None:
 
 
 async def sequence_pending(session: AsyncSession) -> int | None:
-    """Give the session's new events, and any committed ones still waiting,
-    the next cursors in insertion order; the highest assigned, if any.
+    """Give the events without a cursor that the session sees (committed ones,
+    and the session's own) the next cursors in insertion order; the highest
+    assigned, if any.
 
-    Run last in a writing transaction: it takes the sequencer lock (an
-    advisory lock on PostgreSQL; SQLite has one writer anyway), which the
-    transaction holds until it commits. So the next writer numbers its events
-    only after this one's are committed, and readers only ever see a gap-free
-    prefix of cursors, whatever order transactions commit in.
+    It takes the sequencer lock (an advisory lock on PostgreSQL; SQLite has one
+    writer anyway), which the transaction holds until it commits; its
+    statement's snapshot, taken after the lock, holds the previous sequencer's
+    cursors. So each run numbers after the previous run's cursors are
+    committed, and readers only ever see a gap-free prefix of cursors.
+
+    On PostgreSQL it runs in a short transaction of its own after the writers
+    commit (``assign_sequence``): a writer never holds the lock, so writers do
+    not queue behind each other's commits, and an event committed late gets a
+    later cursor than those numbered before it committed. On SQLite the outbox
+    runs it last in the writing transaction itself.
     """
     await _lock_sequencer(session)
     numbered = (
@@ -184,8 +191,9 @@ async def sequence_pending(session: AsyncSession) -> int | None:
 
 
 async def assign_sequence(db: Database) -> int | None:
-    """Sequence committed events left without cursors (their writer died
-    between commit and sequencing, or wrote outside the outbox)."""
+    """Sequence committed events left without cursors: the writers' events
+    after their commits, and those whose writer died before sequencing them
+    or wrote outside the outbox."""
     async with db.transaction() as session:
         return await sequence_pending(session)
 
