@@ -1,12 +1,13 @@
 """The audit log of mutations (admin only)."""
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
 
 from schema.context import Info
-from schema.ids import to_id
+from schema.ids import parse_id, to_id
 from schema.pagination import Connection, connection
 from schema.permissions import IsAdmin
 from server.audit import service as audit_service
@@ -41,11 +42,53 @@ class AuditEntryType:
         )
 
 
+@strawberry.enum
+class AuditOutcome(Enum):
+    OK = "ok"
+    ERROR = "error"
+
+
+@strawberry.input
+class AuditLogFilter:
+    actor_key_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Entries of this API key."
+    )
+    actor_name: str | None = strawberry.field(
+        default=None, description="Entries of keys of this name."
+    )
+    operation: str | None = strawberry.field(
+        default=None, description="Entries of this mutation, e.g. createApiKey."
+    )
+    outcome: AuditOutcome | None = None
+    from_: datetime | None = strawberry.field(
+        default=None, name="from", description="Entries created at or after this."
+    )
+    to: datetime | None = strawberry.field(default=None, description="Entries created before this.")
+
+    def to_filter(self) -> audit_service.AuditFilter:
+        key_id = self.actor_key_id
+        return audit_service.AuditFilter(
+            actor_key_id=parse_id(key_id, field="filter.actorKeyId") if key_id else None,
+            actor_name=self.actor_name,
+            operation=self.operation,
+            outcome=self.outcome.value if self.outcome else None,
+            from_=self.from_,
+            to=self.to,
+        )
+
+
 @strawberry.type
 class AuditQuery:
-    @strawberry.field(permission_classes=[IsAdmin])
+    @strawberry.field(permission_classes=[IsAdmin], description="Newest first.")
     async def audit_log(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        filter: AuditLogFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> Connection[AuditEntryType]:
-        listing = audit_service.list_audit_log(workspace_id=info.context.principal.workspace_id)
+        listing = audit_service.list_audit_log(
+            workspace_id=info.context.principal.workspace_id,
+            filter=filter.to_filter() if filter else None,
+        )
         return await connection(info, listing, AuditEntryType.from_model, first=first, after=after)

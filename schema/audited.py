@@ -15,6 +15,7 @@ from schema.context import Context, Info
 from server.audit import service as audit_service
 from server.core.auth import Permission, Principal
 from server.core.errors import ErrorCode, OpsGraphError
+from server.core.outages import unavailable_dependency
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,9 @@ class AuditedTransaction(FieldExtension):
         try:
             async with context.services.db.transaction() as session:
                 await audit_service.record(session, entry, now=context.services.clock.now())
-        except Exception:
-            logger.exception("could not write the audit record of a failed mutation")
+        except Exception as failure:
+            if unavailable_dependency(failure) is None:  # an outage is told once, elsewhere
+                logger.exception("could not write the audit record of a failed mutation")
 
 
 def audited_mutation(permission: Permission, *, description: str | None = None) -> Any:

@@ -20,12 +20,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url, select, text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from server.core.clock import FrozenClock
 from server.core.services import Services
 from server.core.settings import Settings
+from server.core.tasks.models import PeriodicJob
 from server.transport.app import create_app
 from server.transport.cli import bootstrap, migrate
 from tests.graphql_client import GraphQLClient
@@ -239,14 +240,24 @@ async def paused_runner(
 ) -> AsyncIterator[FrozenClock]:
     """The session clock, for a test to move, with the job runner paused meanwhile:
     its periodic jobs (silence and SLO sweeps) would otherwise read the clock while
-    the test moves it and race the test's own sweeps. The clock is put back before
-    the runner resumes, so that it never runs jobs at a moved time."""
+    the test moves it and race the test's own sweeps. The clock, and when each
+    periodic job is next due, are put back before the runner resumes, so that it
+    never runs jobs at a moved time and a later test finds them due as before."""
     saved = restore_clock.now()
     await services.runner.stop()
+    async with services.db.reader() as session:
+        due = (await session.execute(select(PeriodicJob.name, PeriodicJob.next_run_at))).all()
     try:
         yield restore_clock
     finally:
         restore_clock.set(saved)
+        async with services.db.transaction() as session:
+            for name, next_run_at in due:
+                await session.execute(
+                    update(PeriodicJob)
+                    .where(PeriodicJob.name == name)
+                    .values(next_run_at=next_run_at)
+                )
         if services.settings.run_jobs:
             await services.runner.start()
 

@@ -8,12 +8,9 @@ sweep) at once, as replicas do.
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import httpx
@@ -21,121 +18,38 @@ import pytest
 from sqlalchemy import func, select
 
 from server.core.events.models import Event
-from server.core.migrations import ROOT
 from server.core.services import Services
 from server.core.tasks.models import Task
 from server.escalation.models import EscalationExecution
-from tests.conftest import Backend, Workspace, free_port
+from tests.conftest import Backend, Workspace
 from tests.escalation.helpers import create_policy, step
 from tests.graphql_client import GraphQLClient
 from tests.notifications.helpers import create_route
 from tests.notifications.receivers import Received, webhook_receiver
+from tests.servers import (
+    own_redis,
+    redis_command,
+    replica,
+    replica_process,
+    run,
+    stop_redis,
+    until_ready,
+)
 from tests.ws_client import subscription_client
 
 pytestmark = pytest.mark.postgresql_only
 
+#: Replicas poll the database rarely, so that events arriving in seconds crossed Redis.
+POLLING = {"event_poll_seconds": "30", "job_poll_seconds": "0.2"}
 TASK_EVENTS = "subscription($after: String) { taskEvents(after: $after) { cursor type payload } }"
 START = "mutation { startSecurityInspection { id } }"
 
 
-def _redis_command(port: int) -> list[str]:
-    return [
-        "redis-server",
-        "--daemonize",
-        "yes",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-
-
-@asynccontextmanager
-async def _own_redis() -> AsyncIterator[int]:
-    """A Redis server of the test's own, which it may stop and start again
-    without disturbing anyone else using the machine's Redis."""
-    port = free_port()
-    await _run(*_redis_command(port))
-    try:
-        for _ in range(50):
-            if await _redis_answers(port):
-                break
-            await asyncio.sleep(0.1)
-        yield port
-    finally:
-        await _run("redis-cli", "-p", str(port), "shutdown", "nosave")
-
-
-async def _redis_answers(port: int) -> bool:
-    process = await asyncio.create_subprocess_exec(
-        "redis-cli", "-p", str(port), "ping", stdout=asyncio.subprocess.PIPE
-    )
-    output, _ = await process.communicate()
-    return output.strip() == b"PONG"
-
-
-async def _run(*command: str) -> None:
-    process = await asyncio.create_subprocess_exec(*command)
-    await process.wait()
-
-
-@contextmanager
-def _replica(backend: Backend, **settings: str) -> Iterator[str]:
-    with _replica_process(backend, **settings) as (address, _):
-        yield address
-
-
-@contextmanager
-def _replica_process(
-    backend: Backend, **settings: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "OPSGRAPH_DATABASE_URL": backend.database_url,
-        "OPSGRAPH_REDIS_URL": backend.redis_url,
-        "OPSGRAPH_PORT": str(port),
-        "OPSGRAPH_EVENT_POLL_SECONDS": "30",
-        "OPSGRAPH_JOB_POLL_SECONDS": "0.2",
-        "OPSGRAPH_LOG_LEVEL": "WARNING",
-        "OPSGRAPH_EVENT_RETENTION": "P3650D",  # the test process runs on a past clock
-        **{f"OPSGRAPH_{name.upper()}": value for name, value in settings.items()},
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.transport.cli", "serve"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield f"127.0.0.1:{port}", process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-        process.wait(timeout=20)
-
-
-async def _until_ready(address: str) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(300):
-            try:
-                if (await client.get(f"http://{address}/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"replica {address} never became ready")
-
-
 @asynccontextmanager
 async def _replicas(backend: Backend, **settings: str) -> AsyncIterator[tuple[str, str]]:
-    with _replica(backend, **settings) as first, _replica(backend, **settings) as second:
-        await asyncio.gather(_until_ready(first), _until_ready(second))
+    settings = POLLING | settings
+    with replica(backend, **settings) as first, replica(backend, **settings) as second:
+        await asyncio.gather(until_ready(first), until_ready(second))
         yield first, second
 
 
@@ -223,7 +137,7 @@ async def test_a_redis_restart_loses_no_event_and_fails_no_mutation(
 ) -> None:
     # Polling at its usual pace: wake-ups sent while Redis was down are gone, and
     # the database is the source of truth for what a subscriber receives.
-    async with _own_redis() as port:
+    async with own_redis() as port:
         own = replace(production_backend, redis_url=f"redis://127.0.0.1:{port}/0")
         async with (
             _replicas(own, event_poll_seconds="2") as (first, second),
@@ -231,11 +145,11 @@ async def test_a_redis_restart_loses_no_event_and_fails_no_mutation(
         ):
             await client.subscribe(TASK_EVENTS)
             before = await _start_on(first, workspace.admin)
-            await _run("redis-cli", "-p", str(port), "shutdown", "nosave")
+            await stop_redis(port)
             try:
                 during = await _start_on(first, workspace.admin)
             finally:
-                await _run(*_redis_command(port))
+                await run(*redis_command(port))
             await asyncio.sleep(0.5)
             after = await _start_on(first, workspace.admin)
             received = await asyncio.wait_for(
@@ -251,8 +165,8 @@ async def test_tasks_of_a_killed_replica_are_taken_over_and_finish_once(
     production_backend: Backend, workspace: Workspace, services: Services
 ) -> None:
     lease = {"task_lease": "PT2S"}
-    with _replica_process(production_backend, **lease) as (doomed, process):
-        await _until_ready(doomed)
+    with replica_process(production_backend, **POLLING, **lease) as (doomed, process):
+        await until_ready(doomed)
         # Started at once, so that a backlog keeps the replica busy until it dies:
         # started one by one, fast tasks could all finish before the kill.
         started = await asyncio.gather(*(_start_on(doomed, workspace.admin) for _ in range(60)))
@@ -282,8 +196,8 @@ async def test_tasks_of_a_killed_replica_are_taken_over_and_finish_once(
             ).all()
         )
     assert orphaned
-    with _replica(production_backend, **lease) as survivor:
-        await _until_ready(survivor)
+    with replica(production_backend, **POLLING, **lease) as survivor:
+        await until_ready(survivor)
         for _ in range(300):
             async with services.db.reader() as session:
                 done = await session.scalar(

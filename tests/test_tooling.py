@@ -141,3 +141,28 @@ def test_every_domain_has_a_front_door() -> None:
     assert {"access", "alerts", "signals", "slo"} <= set(DOMAINS)
     for domain in DOMAINS:
         assert (ROOT / "server" / domain / "service.py").exists(), domain
+
+
+def _calls_wait_for(path: Path) -> list[int]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "wait_for"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "asyncio"
+    ]
+
+
+def test_the_server_never_waits_with_asyncio_wait_for() -> None:
+    """On Python 3.11 ``asyncio.wait_for`` loses a cancellation that arrives as
+    its inner wait finishes, so a loop cancelled at shutdown can run on forever;
+    ``asyncio.timeout`` does not."""
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in sorted((ROOT / "server").rglob("*.py"))
+        if (lines := _calls_wait_for(path))
+    }
+    assert found == {}

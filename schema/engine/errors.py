@@ -1,7 +1,11 @@
 """Maps every GraphQL error to a code and masks unexpected ones.
 
 Request errors (parse, validation, variable coercion) have no path; execution
-errors carry the project's own exception, or else are internal and masked.
+errors carry the project's own exception, or else are internal and masked. An
+execution error caused by an unreachable database or Redis is
+``SERVICE_UNAVAILABLE`` (``extensions.dependency`` names which): said plainly to
+the client and not logged here; the transport reports the outage, which is
+logged once (``server.core.outages``), not with a traceback per request.
 """
 
 import logging
@@ -13,6 +17,7 @@ from strawberry.extensions import MaskErrors
 
 from server.core import metrics
 from server.core.errors import ErrorCode, OpsGraphError
+from server.core.outages import unavailable_dependency
 from server.core.request_context import current_request_id
 
 logger = logging.getLogger("opsgraph.graphql")
@@ -20,10 +25,30 @@ logger = logging.getLogger("opsgraph.graphql")
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL_MESSAGE = "Internal server error; quote the request ID when reporting it."
+UNAVAILABLE_MESSAGE = "The {dependency} cannot be reached right now; retry in a few seconds."
+#: graphql-core's suggestions, e.g. " Did you mean 'alerts'?" (hidden in production).
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def _unavailable(error: GraphQLError) -> str | None:
+    """The dependency whose outage caused an execution error, if that is its cause."""
+    original = error.original_error
+    if error.path is None or original is None or isinstance(original, OpsGraphError):
+        return None
+    return unavailable_dependency(original)
 
 
 def _is_internal(error: GraphQLError) -> bool:
-    return error.path is not None and not isinstance(error.original_error, OpsGraphError)
+    return (
+        error.path is not None
+        and not isinstance(error.original_error, OpsGraphError)
+        and _unavailable(error) is None
+    )
+
+
+def without_suggestions(message: str) -> str:
+    """The message without graphql-core's "Did you mean ...?" suggestions."""
+    return _SUGGESTION.sub("", message)
 
 
 def _request_error_code(error: GraphQLError) -> str:
@@ -54,6 +79,8 @@ def error_extensions(error: GraphQLError) -> dict[str, Any]:
         extensions["code"] = original.code.value
         if original.field is not None:
             extensions["field"] = original.field
+    elif (dependency := _unavailable(error)) is not None:
+        extensions = {"code": ErrorCode.SERVICE_UNAVAILABLE.value, "dependency": dependency}
     elif _is_internal(error):
         extensions = {"code": ErrorCode.INTERNAL.value}
     else:
@@ -75,7 +102,7 @@ def code_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
     for error in errors:
         extensions = error_extensions(error)
         metrics.child(metrics.graphql_errors, extensions["code"]).inc()
-        message = INTERNAL_MESSAGE if _is_internal(error) else error.message
+        message = _client_message(error)
         coded.append(
             GraphQLError(
                 message,
@@ -90,8 +117,16 @@ def code_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
     return coded
 
 
+def _client_message(error: GraphQLError) -> str:
+    dependency = _unavailable(error)
+    if dependency is not None:
+        return UNAVAILABLE_MESSAGE.format(dependency=dependency)
+    return INTERNAL_MESSAGE if _is_internal(error) else error.message
+
+
 def log_errors(errors: list[GraphQLError]) -> None:
-    """An unexpected error is logged with its stack; the client's own mistakes quietly."""
+    """An unexpected error is logged with its stack; an outage and the client's
+    own mistakes quietly."""
     for error in errors:
         original = error.original_error
         if _is_internal(error) and original is not None:

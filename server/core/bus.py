@@ -56,7 +56,8 @@ class ResilientRedisBackend(BroadcastBackend):
             with contextlib.suppress(
                 RedisConnectionError, RedisTimeoutError, OSError, TimeoutError
             ):
-                await asyncio.wait_for(self._pubsub.subscribe(channel), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await self._pubsub.subscribe(channel)
         self._subscribed.set()
 
     async def unsubscribe(self, channel: str) -> None:
@@ -67,7 +68,8 @@ class ResilientRedisBackend(BroadcastBackend):
             with contextlib.suppress(
                 RedisConnectionError, RedisTimeoutError, OSError, TimeoutError
             ):
-                await asyncio.wait_for(self._pubsub.unsubscribe(channel), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await self._pubsub.unsubscribe(channel)
 
     async def publish(self, channel: str, message: Any) -> None:
         await self._publisher.publish(channel, message)

@@ -29,6 +29,7 @@ from server.core import metrics
 from server.core.clock import Clock
 from server.core.db import Database
 from server.core.events.outbox import Outbox
+from server.core.outages import Dependencies
 from server.core.tasks import service as tasks
 from server.core.tasks.models import PeriodicJob
 from server.core.tasks.service import TaskStatus
@@ -82,6 +83,9 @@ class Periodic:
     name: str
     interval: timedelta
     run: PeriodicJobFunction
+    #: Run beside the scheduler rather than in it: a long job (a nightly backup)
+    #: must not hold up the other periodic jobs.
+    background: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,17 +107,28 @@ class JobRunner:
     owner: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
     )
+    dependencies: Dependencies = field(default_factory=Dependencies)
     handlers: dict[str, TaskHandler] = field(default_factory=dict)
     periodic: dict[str, Periodic] = field(default_factory=dict)
     loops: dict[str, Loop] = field(default_factory=dict)
+    #: Called when the runner stops, after its loops: e.g. to finish sends in flight.
+    stop_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     def register(self, kind: str, handler: TaskHandler) -> None:
         self.handlers[kind] = handler
 
-    def register_periodic(self, name: str, interval: timedelta, run: PeriodicJobFunction) -> None:
-        self.periodic[name] = Periodic(name, interval, run)
+    def register_periodic(
+        self,
+        name: str,
+        interval: timedelta,
+        run: PeriodicJobFunction,
+        *,
+        background: bool = False,
+    ) -> None:
+        self.periodic[name] = Periodic(name, interval, run, background)
 
     def register_loop(
         self, name: str, interval: timedelta, run: LoopPass, *, wakeup: asyncio.Event
@@ -139,16 +154,25 @@ class JobRunner:
         )
 
     async def stop(self) -> None:
-        for loop in self._loops:
+        running = [*self._loops, *self._background]
+        for loop in running:
             loop.cancel()
-        for loop in self._loops:
+        for loop in running:
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
         self._loops = []
+        for hook in self.stop_hooks:
+            await hook()
+
+    def _pause(self, interval: float | None = None) -> float:
+        """The poll interval; longer and longer while the database is unreachable."""
+        base = self.poll_seconds if interval is None else interval
+        return self.dependencies.database.backoff_seconds(base, cap=max(base, 5.0))
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            async with asyncio.timeout(self._pause()):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _work(self) -> None:
@@ -157,9 +181,11 @@ class JobRunner:
                 ran = await self.run_one()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("job worker failed to claim a task")
+            except Exception as error:
+                self.dependencies.log_failure(logger, error, "job worker failed to claim a task")
                 ran = False
+            else:
+                self.dependencies.database.succeeded()
             if not ran:
                 await self._idle()
 
@@ -237,18 +263,18 @@ class JobRunner:
             try:
                 await self._ensure_periodic_rows()
                 break
-            except Exception:
-                logger.warning("cannot register periodic jobs yet", exc_info=True)
-                await asyncio.sleep(self.poll_seconds)
+            except Exception as error:
+                self.dependencies.log_failure(logger, error, "cannot register periodic jobs yet")
+                await asyncio.sleep(self._pause())
         while True:
             try:
                 while await self.run_due_periodic():
                     pass
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("periodic job scheduling failed")
-            await asyncio.sleep(self.poll_seconds)
+            except Exception as error:
+                self.dependencies.log_failure(logger, error, "periodic job scheduling failed")
+            await asyncio.sleep(self._pause())
 
     async def run_due_periodic(self) -> bool:
         """Claim one due periodic job for this period and run it; False if none is due."""
@@ -267,13 +293,21 @@ class JobRunner:
             job.next_run_at = now + periodic.interval
             job.last_started_at = now
             job.last_owner = self.owner
+        if periodic.background:
+            running = asyncio.create_task(self._run_periodic(periodic), name=periodic.name)
+            self._background.add(running)
+            running.add_done_callback(self._background.discard)
+        else:
+            await self._run_periodic(periodic)
+        return True
+
+    async def _run_periodic(self, periodic: Periodic) -> None:
         try:
             await periodic.run()
             metrics.job_runs.labels(kind=periodic.name, outcome="succeeded").inc()
-        except Exception:
-            logger.exception("periodic job %s failed", periodic.name)
+        except Exception as error:
+            self.dependencies.log_failure(logger, error, "periodic job %s failed", periodic.name)
             metrics.job_runs.labels(kind=periodic.name, outcome="failed").inc()
-        return True
 
     async def _keep_looping(self, loop: Loop) -> None:
         interval = loop.interval.total_seconds()
@@ -285,9 +319,13 @@ class JobRunner:
                 metrics.job_runs.labels(kind=loop.name, outcome="succeeded").inc()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("loop %s failed", loop.name)
+            except Exception as error:
+                self.dependencies.log_failure(logger, error, "loop %s failed", loop.name)
                 metrics.job_runs.labels(kind=loop.name, outcome="failed").inc()
             timeout = interval if pause is None else min(max(pause, 0.0), interval)
+            if self.dependencies.database.is_down:  # not woken early: back off instead
+                await asyncio.sleep(self._pause(interval))
+                continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(loop.wakeup.wait(), timeout=timeout)
+                async with asyncio.timeout(timeout):
+                    await loop.wakeup.wait()

@@ -16,6 +16,7 @@ from server.core.events import service as events
 from server.core.events.feed import EventFeed
 from server.core.events.outbox import Outbox
 from server.core.jobs import JobRunner
+from server.core.outages import Dependencies
 from server.core.ratelimit import RateLimiter
 from server.core.settings import Settings
 
@@ -31,6 +32,7 @@ class Services:
     clock: Clock
     authenticator: Authenticator
     rate_limiter: RateLimiter
+    dependencies: Dependencies
 
     @classmethod
     def build(
@@ -46,7 +48,10 @@ class Services:
             request_comments=settings.sql_request_comments,
         )
         bus = EventBus(settings.redis_url)
-        feed = EventFeed(db, bus, poll_seconds=settings.event_poll_seconds)
+        dependencies = Dependencies()
+        feed = EventFeed(
+            db, bus, poll_seconds=settings.event_poll_seconds, dependencies=dependencies
+        )
         outbox = Outbox(db, bus, feed)
         runner = JobRunner(
             db,
@@ -55,6 +60,7 @@ class Services:
             lease=settings.task_lease,
             poll_seconds=settings.job_poll_seconds,
             concurrency=settings.job_concurrency,
+            dependencies=dependencies,
         )
 
         async def prune_events() -> None:
@@ -70,7 +76,8 @@ class Services:
             runner=runner,
             clock=clock,
             authenticator=authenticator(db),
-            rate_limiter=RateLimiter(per_minute=settings.rate_limit_per_minute),
+            rate_limiter=RateLimiter.from_settings(settings, redis=dependencies.redis),
+            dependencies=dependencies,
         )
 
     async def start(self) -> None:
@@ -84,4 +91,5 @@ class Services:
         await self.outbox.stop()
         await self.feed.stop()
         await self.bus.disconnect()
+        await self.rate_limiter.close()
         await self.db.dispose()

@@ -15,6 +15,7 @@ Websockets stay with Strawberry's view (``server.transport.http.OpsGraphView``).
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +28,13 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from schema.context import Context
-from schema.engine.errors import INTERNAL_MESSAGE
+from schema.engine.errors import INTERNAL_MESSAGE, without_suggestions
 from schema.engine.schema import OpsGraphSchema
-from server.core.auth import Principal
-from server.core.errors import ErrorCode, RateLimited
+from server.core.errors import ErrorCode
 from server.core.request_context import current_request_id
 from server.core.services import Services
-from server.transport.http import BodyTooLarge, authenticate, graphql_error_body, rate_limit_headers
+from server.transport.guards import COST_HEADER, Refused, RequestGuards, error_response
+from server.transport.http import BodyTooLarge, authenticate, graphql_error_body
 
 logger = logging.getLogger("opsgraph.http")
 
@@ -98,6 +99,10 @@ class GraphQLEndpoint:
         self._schema = schema
         self._services = services
         self._ide_html = ide_html
+        self._guards = RequestGuards(schema, services)
+        self._hide_suggestions = services.settings.is_production
+        self._retry_after = str(services.settings.unavailable_retry_after_seconds)
+        self._next_probe = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _Headers(scope)
@@ -105,14 +110,12 @@ class GraphQLEndpoint:
             response = await self._respond(scope, receive, headers)
         except RequestRefused as refused:
             response = PlainTextResponse(refused.reason, status_code=refused.status)
+        except Refused as refused:
+            response = refused.response
         except BodyTooLarge:
             raise  # answered by the middleware that enforces the limit
-        except Exception:
-            logger.exception("unexpected error serving a GraphQL request")
-            body = graphql_error_body(
-                INTERNAL_MESSAGE, ErrorCode.INTERNAL.value, current_request_id()
-            )
-            response = Response(body, 500, media_type="application/json")
+        except Exception as error:
+            response = self._unavailable(error) or _internal_error()
         await response(scope, receive, send)
 
     async def _respond(self, scope: Scope, receive: Receive, headers: _Headers) -> Response:
@@ -126,12 +129,22 @@ class GraphQLEndpoint:
             request = _read_get(params)
         else:
             raise RequestRefused(405, "GraphQL only supports GET and POST requests.")
-        if not request.query:
-            return _query_required(headers.get(b"accept"))
+        accept = headers.get(b"accept")
+        if not request.query and not self._guards.takes_hash_alone(request.extensions):
+            return _query_required(accept)
         principal, auth_error = await authenticate(self._services, headers.get(b"authorization"))
-        limit_headers, refusal = self._rate_limit(principal)
-        if refusal is not None:
-            return refusal
+        admission = await self._guards.admit(
+            query=request.query,
+            operation_name=request.operation_name,
+            variables=request.variables,
+            extensions=request.extensions,
+            principal=principal,
+            wants_cost=headers.get(COST_HEADER).strip() not in ("", "0"),
+            request_error_status=400 if GRAPHQL_RESPONSE_JSON in accept else 200,
+        )
+        request = GraphQLRequest(
+            admission.query, request.variables, request.operation_name, request.extensions
+        )
         context = Context(
             self._services,
             request_id=current_request_id(),
@@ -142,7 +155,28 @@ class GraphQLEndpoint:
             result = await self._execute(request, method, context)
         finally:
             await context.close()
-        return _graphql_response(result, headers.get(b"accept"), limit_headers)
+        extensions = {"cost": admission.cost} if admission.cost is not None else None
+        response = _graphql_response(
+            result, accept, admission.headers, extensions, hide_suggestions=self._hide_suggestions
+        )
+        dependency = _unavailable_dependency(result)
+        if dependency is not None:
+            self._services.dependencies.by_name(dependency).failed("a request could not reach it")
+            response.status_code = 503
+            response.headers["Retry-After"] = self._retry_after
+        elif self._services.dependencies.database.is_down:
+            await self._probe_database()
+        return response
+
+    async def _probe_database(self) -> None:
+        """Notice the end of an outage without waiting for the next poll: at most
+        once a second while the database is marked down."""
+        now = time.monotonic()
+        if now < self._next_probe:
+            return
+        self._next_probe = now + 1.0
+        if await self._services.db.ping():
+            self._services.dependencies.database.succeeded()
 
     async def _execute(
         self, request: GraphQLRequest, method: str, context: Context
@@ -164,18 +198,18 @@ class GraphQLEndpoint:
                 405 if method == "GET" else 400, error.as_http_error_reason(method)
             ) from error
 
-    def _rate_limit(self, principal: Principal | None) -> tuple[dict[str, str], Response | None]:
-        limiter = self._services.rate_limiter
-        if principal is None or not limiter.enabled:
-            return {}, None
-        status = limiter.hit(principal.key_id)
-        headers = rate_limit_headers(status)
-        if not status.exceeded:
-            return headers, None
-        error = RateLimited("rate limit exceeded", retry_after=status.reset_seconds)
-        body = graphql_error_body(error.message, error.code.value, current_request_id())
-        headers["Retry-After"] = str(error.retry_after)
-        return headers, Response(body, 429, headers, media_type="application/json")
+    def _unavailable(self, error: Exception) -> Response | None:
+        """503 with Retry-After when the error is an unreachable database or Redis."""
+        dependency = self._services.dependencies.report(error)
+        if dependency is None:
+            return None
+        return error_response(
+            f"The {dependency.name} cannot be reached right now; retry in a few seconds.",
+            ErrorCode.SERVICE_UNAVAILABLE.value,
+            status=503,
+            headers={"Retry-After": self._retry_after},
+            dependency=dependency.name,
+        )
 
     def _ide(self) -> Response:
         if self._ide_html is None:
@@ -257,13 +291,41 @@ def is_request_error(result: ExecutionResult) -> bool:
     )
 
 
-def _graphql_response(result: ExecutionResult, accept: str, headers: dict[str, str]) -> Response:
+def _internal_error() -> Response:
+    logger.exception("unexpected error serving a GraphQL request")
+    body = graphql_error_body(INTERNAL_MESSAGE, ErrorCode.INTERNAL.value, current_request_id())
+    return Response(body, 500, media_type="application/json")
+
+
+def _unavailable_dependency(result: ExecutionResult) -> str | None:
+    """The dependency an error of the result found unreachable, if any."""
+    code = ErrorCode.SERVICE_UNAVAILABLE.value
+    for error in result.errors or []:
+        extensions = error.extensions or {}
+        if extensions.get("code") == code:
+            return str(extensions.get("dependency"))
+    return None
+
+
+def _graphql_response(
+    result: ExecutionResult,
+    accept: str,
+    headers: dict[str, str],
+    extensions: dict[str, Any] | None = None,
+    *,
+    hide_suggestions: bool = False,
+) -> Response:
     body: dict[str, Any] = {}
     request_error = is_request_error(result)
     if not request_error:
         body["data"] = result.data
     if result.errors:
         body["errors"] = [error.formatted for error in result.errors]
+        if hide_suggestions:
+            for error in body["errors"]:
+                error["message"] = without_suggestions(error["message"])
+    if extensions:
+        body["extensions"] = extensions
     status = 200
     media_type = "application/json"
     if GRAPHQL_RESPONSE_JSON in accept:

@@ -18,14 +18,25 @@ from schema.engine.execution import RenderedData
 from server.core import metrics
 from server.core.auth import Principal, parse_bearer
 from server.core.errors import ErrorCode, OpsGraphError
-from server.core.ratelimit import RateLimitStatus
 from server.core.request_context import accept_or_generate, set_request_id
 from server.core.services import Services
+from server.transport.ws_guard import TOO_MANY, WebSocketGuard
 from server.transport.ws_protocols import LegacyGraphQLWSHandler, TransportWSHandler
 
 logger = logging.getLogger("opsgraph.http")
 
-KNOWN_ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", "/dashboard"})
+KNOWN_ROUTES = frozenset(
+    {
+        "/graphql",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/dashboard",
+        "/api/v1/write",
+        "/api/v2/alerts",
+        "/integrations/alertmanager",
+    }
+)
 
 
 def graphql_error_body(message: str, code: str, request_id: str | None) -> bytes:
@@ -138,14 +149,6 @@ class BodyTooLarge(Exception):
     pass
 
 
-def rate_limit_headers(status: RateLimitStatus) -> dict[str, str]:
-    return {
-        "X-RateLimit-Limit": str(status.limit),
-        "X-RateLimit-Remaining": str(max(status.remaining, 0)),
-        "X-RateLimit-Reset": str(status.reset_seconds),
-    }
-
-
 async def authenticate(
     services: Services, authorization: str | None
 ) -> tuple[Principal | None, OpsGraphError | None]:
@@ -169,9 +172,20 @@ class OpsGraphView(GraphQL[Context, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         contexts: list[Context] = []
         scope["opsgraph.contexts"] = contexts
+        services: Services = scope["app"].state.services
+        guard = WebSocketGuard(
+            scope,
+            receive,
+            send,
+            settings=services.settings,
+            limiter=services.rate_limiter,
+            schema=self.schema,  # type: ignore[arg-type]
+        )
+        scope["opsgraph.guard"] = guard
         try:
-            await self.run(WebSocket(scope, receive=receive, send=send))
+            await self.run(WebSocket(scope, receive=guard.receive, send=guard.send))
         finally:
+            await guard.release()
             for context in contexts:
                 await context.close()
 
@@ -183,6 +197,7 @@ class OpsGraphView(GraphQL[Context, None]):
             principal=None,
             share_read_session=False,
         )
+        context.request = request
         request.scope["opsgraph.contexts"].append(context)
         return context
 
@@ -211,6 +226,17 @@ class OpsGraphView(GraphQL[Context, None]):
         principal, _ = await authenticate(context.services, authorization)
         if principal is None:
             raise ConnectionRejectionError({"message": "a valid API key is required"})
+        guard = _guard_of(context)
+        if guard is not None and not guard.authenticated(principal):
+            limit = context.services.settings.max_websocket_connections_per_key
+            await guard.close(TOO_MANY, f"This API key already holds {limit} connections")
+            raise ConnectionRejectionError({"message": "too many connections for this API key"})
         context.authenticate(principal)
         acknowledged: UnsetType = UNSET
         return acknowledged
+
+
+def _guard_of(context: Context) -> WebSocketGuard | None:
+    request = context.request
+    guard = request.scope.get("opsgraph.guard") if request is not None else None
+    return guard if isinstance(guard, WebSocketGuard) else None

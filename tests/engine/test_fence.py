@@ -26,6 +26,7 @@ ENGINE_ERRORS = "schema/engine/errors.py"
 ENGINE_EXTENSIONS = "schema/engine/extensions.py"
 ENGINE_LIMITS = "schema/engine/limits.py"
 ENGINE_LENIENT = "schema/engine/lenient.py"
+ENGINE_COST = "schema/engine/cost.py"
 WS_PROTOCOLS = "server/transport/ws_protocols.py"
 HTTP = "server/transport/http.py"
 GRAPHQL_HTTP = "server/transport/graphql_http.py"
@@ -50,6 +51,7 @@ RELIED_ON = [
     # Strawberry's schema: OpsGraphSchema subclasses it and overrides its entry points.
     _r(f"{SCHEMA}.Schema._schema", ENGINE_SCHEMA, "the graphql-core schema executed directly"),
     _r(f"{SCHEMA}.Schema._schema", ENGINE_LENIENT, "the input field given a lenient scalar"),
+    _r(f"{SCHEMA}.Schema._schema", ENGINE_COST, "the field definitions a query's cost walks"),
     _r(f"{SCHEMA}.Schema.execution_context_class", ENGINE_SCHEMA, "the executor class it runs"),
     _r(
         f"{SCHEMA}.Schema.__init__",
@@ -283,12 +285,6 @@ RELIED_ON = [
             "keep_alive",
             "keep_alive_interval",
         ),
-    ),
-    _r(
-        "strawberry.http.ides.get_graphql_ide_html",
-        APP,
-        "the playground page",
-        accepts=("graphql_ide",),
     ),
     _r("strawberry.printer.print_schema", CLI, "prints the SDL", parameters=("schema",)),
     # graphql-core: execution with a custom executor class.

@@ -180,6 +180,30 @@ async def test_a_periodic_job_runs_once_per_period_across_runners(
     assert calls == 2
 
 
+async def test_a_background_periodic_job_holds_up_neither_the_others_nor_a_stop(
+    services: Services,
+) -> None:
+    started, release, quick = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def long_job() -> None:
+        started.set()
+        await release.wait()
+
+    async def short_job() -> None:
+        quick.set()
+
+    runner = JobRunner(services.db, services.outbox, services.clock, owner="replica-bg")
+    runner.register_periodic("test-long", timedelta(days=1), long_job, background=True)
+    runner.register_periodic("test-short", timedelta(days=1), short_job)
+    await runner._ensure_periodic_rows()
+    assert await asyncio.wait_for(runner.run_due_periodic(), timeout=5)
+    assert await asyncio.wait_for(runner.run_due_periodic(), timeout=5)
+    await asyncio.wait_for(started.wait(), timeout=5)
+    assert quick.is_set(), "the short job ran while the long one was still under way"
+    await asyncio.wait_for(runner.stop(), timeout=5)
+    assert not runner._background, "stopping the runner stops its background jobs"
+
+
 async def test_a_loop_runs_at_start_and_again_as_soon_as_it_is_woken(
     services: Services,
 ) -> None:
