@@ -12,7 +12,7 @@ BIN        := .venv/bin
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test check lint typecheck lock schema bench clean
+.PHONY: run demo test check lint typecheck lock schema bench clean
 
 # uv itself, pinned, in a small virtualenv of its own (it then builds .venv).
 $(UV):
@@ -24,8 +24,18 @@ run: $(UV)
 	$(UV) sync --locked --no-dev
 	$(BIN)/opsgraph serve
 
-## test: lock check, ruff, mypy --strict, import layers, then the whole pytest suite
+## demo: a living demo on a fresh embedded database of its own (var/demo.db): seeds a
+## workspace, prints its keys and the dashboard's address, keeps its data moving
+DEMO_DB := var/demo.db
+demo: $(UV)
+	$(UV) sync --locked --no-dev
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	OPSGRAPH_DATABASE_URL=sqlite+aiosqlite:///./$(DEMO_DB) OPSGRAPH_REDIS_URL=memory:// \
+	  $(BIN)/opsgraph demo
+
+## test: system packages the suite drives, lock check, ruff, mypy --strict, import layers, then the whole pytest suite
 test: $(UV)
+	bash scripts/system-packages.sh
 	$(UV) sync --locked
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -55,6 +65,8 @@ bench: $(UV)
 	$(BIN)/python -m bench.slo
 	$(BIN)/python -m bench.escalation
 	$(BIN)/python -m bench.notify
+	$(BIN)/python -m bench.backup
+	$(BIN)/python -m bench.forecast
 
 clean:
 	rm -rf .venv $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -9,6 +9,8 @@ from schema.access import AccessMutation, AccessQuery
 from schema.aggregation import AggregationMutation, AggregationQuery
 from schema.alerts import AlertMutation, AlertQuery
 from schema.audit import AuditQuery
+from schema.backups import BackupMutation, BackupQuery
+from schema.capacity import CapacityMutation, CapacityQuery
 from schema.engine.execution import OpsGraphExecutionContext
 from schema.engine.extensions import ExtensionSpec
 from schema.engine.lenient import read_field_leniently
@@ -20,6 +22,7 @@ from schema.notifications import NotificationMutation, NotificationQuery
 from schema.observability import ObservabilityQuery
 from schema.oncall import OncallMutation, OncallQuery
 from schema.scalars import SCALAR_MAP
+from schema.security import SecurityMutation, SecurityQuery
 from schema.signals import SignalMutation, SignalQuery
 from schema.silences import SilenceMutation, SilenceQuery
 from schema.slo import SloMutation, SloQuery
@@ -39,6 +42,9 @@ Query = merge_types(
         OncallQuery,
         NotificationQuery,
         EscalationQuery,
+        SecurityQuery,
+        CapacityQuery,
+        BackupQuery,
         TaskQuery,
         EventQuery,
         AuditQuery,
@@ -56,6 +62,9 @@ Mutation = merge_types(
         OncallMutation,
         NotificationMutation,
         EscalationMutation,
+        SecurityMutation,
+        CapacityMutation,
+        BackupMutation,
         TaskMutation,
     ),
 )

@@ -3,6 +3,8 @@
 from server.access.models import ApiKey, Workspace
 from server.alerts.models import AggregationRule, Alert, AlertGroup, SilenceRule
 from server.audit.models import AuditEntry
+from server.backups.models import BackupRun, RestoreDrill
+from server.capacity.models import CapacityForecast, CapacityPolicy, CapacityRollup
 from server.core.db import Base
 from server.core.events.models import Event, EventRetention
 from server.core.tasks.models import PeriodicJob, Task
@@ -20,6 +22,7 @@ from server.notifications.models import (
     NotificationRoute,
 )
 from server.oncall.models import OncallOverride, OncallRotation, OncallSchedule, OncallShift
+from server.security.models import SecurityInspectionItem, SecurityInspectionRun
 from server.signals.models import Signal
 from server.slo.models import SloEvaluation, SloPolicy, SloRollup
 
@@ -29,7 +32,11 @@ __all__ = [
     "AlertGroup",
     "ApiKey",
     "AuditEntry",
+    "BackupRun",
     "Base",
+    "CapacityForecast",
+    "CapacityPolicy",
+    "CapacityRollup",
     "EscalationExecution",
     "EscalationHandoverMark",
     "EscalationPolicy",
@@ -46,6 +53,9 @@ __all__ = [
     "OncallSchedule",
     "OncallShift",
     "PeriodicJob",
+    "RestoreDrill",
+    "SecurityInspectionItem",
+    "SecurityInspectionRun",
     "Signal",
     "SilenceRule",
     "SloEvaluation",

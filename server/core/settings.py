@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=1)
     max_tokens: int = Field(default=5_000, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    rate_limit_per_minute: int = Field(default=6_000, ge=0)
     key_cache_seconds: float = Field(default=5.0, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
     #: Prefix every SQL statement with ``/* request_id=... */``. Each statement
@@ -85,6 +84,82 @@ class Settings(BaseSettings):
     #: how many due alerts one of its transactions takes on.
     escalation_sweep_interval: timedelta = Field(default=timedelta(seconds=15), gt=timedelta(0))
     escalation_batch_size: int = Field(default=500, ge=1, le=10_000)
+
+    #: Backups (``server.backups``): dumps go to ``backup_dir``. One is due in each
+    #: ``backup_interval`` slot (slots start at midnight UTC plus
+    #: ``backup_schedule_offset``: nightly at 02:00 UTC by default), caught up at most
+    #: a quarter of a slot late; a restore drill of the newest backup is due in each
+    #: ``restore_drill_interval`` slot, an hour after the backups' offset. Backups
+    #: older than ``backup_retention`` are deleted (their runs become EXPIRED).
+    backup_interval: timedelta = Field(default=timedelta(days=1), ge=timedelta(minutes=1))
+    backup_schedule_offset: timedelta = Field(default=timedelta(hours=2), ge=timedelta(0))
+    backup_retention: timedelta = Field(default=timedelta(days=30), ge=timedelta(hours=1))
+    restore_drill_interval: timedelta = Field(default=timedelta(days=30), ge=timedelta(minutes=1))
+    #: A backup or drill still running this long after it began was cut short (its
+    #: process died): a cleanup removes what it left and marks it FAILED.
+    backup_work_lease: timedelta = Field(default=timedelta(hours=6), ge=timedelta(minutes=1))
+    #: Where ``pg_dump`` and ``pg_restore`` are; by default the server's major
+    #: version's ``/usr/lib/postgresql/<major>/bin``, else the PATH.
+    pg_bin_dir: Path | None = None
+
+    #: Hardening. Rate limits: requests per minute (and at once) per API key, reads
+    #: (queries, subscriptions, websocket messages) and mutations apart; a workspace
+    #: gets ``rate_limit_workspace_factor`` times a key's budget. Shared by every
+    #: replica through Redis; ``rate_limit_per_minute = 0`` turns rate limiting off.
+    rate_limit_per_minute: int = Field(default=1_200, ge=0)
+    rate_limit_mutations_per_minute: int = Field(default=300, ge=1)
+    rate_limit_workspace_factor: float = Field(default=4.0, ge=1.0)
+    #: Query cost: a list field costs its ``first`` (or the default page size)
+    #: times its selection; a document over this cost is refused.
+    max_query_cost: int = Field(default=10_000, ge=1)
+    #: Production clients may be held to persisted operations: only documents whose
+    #: SHA-256 is in this file (one hash a line, or an Apollo persisted query manifest).
+    persisted_operations_only: bool = False
+    persisted_operations_file: Path | None = None
+    #: Browsers: origins allowed to call the API cross-origin (none by default), and
+    #: whether ``X-Forwarded-Proto: https`` from a proxy counts as TLS (for HSTS).
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    trust_forwarded_proto: bool = False
+    hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
+    #: Websockets: connections one key may hold on a process, the largest message a
+    #: client may send, and when a silent connection is closed.
+    max_websocket_connections_per_key: int = Field(default=20, ge=1)
+    max_websocket_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    websocket_ping_interval_seconds: float = Field(default=15.0, gt=0)
+    websocket_idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    #: Outages: the ``Retry-After`` of a SERVICE_UNAVAILABLE answer.
+    unavailable_retry_after_seconds: int = Field(default=5, ge=1)
+
+    #: Capacity: how often every policy is forecast (a periodic job, once per period
+    #: across replicas), how many days of a meter's history a forecast fits, and how
+    #: long forecasts are kept.
+    capacity_forecast_interval: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
+    capacity_history_days: int = Field(default=14, ge=1, le=90)
+    capacity_forecast_retention: timedelta = Field(default=timedelta(days=30), ge=timedelta(days=1))
+
+    #: Prometheus and Alertmanager (``/api/v1/write``, ``/api/v2/alerts``,
+    #: ``/integrations/alertmanager``): the labels that name a series' or an
+    #: alert's service, first present wins (a series' own ``service`` label, else
+    #: the ``job`` of its scrape), the service of those with none, the label that
+    #: gives an alert's severity (INFO, WARNING, CRITICAL, PAGE and common synonyms;
+    #: others and none get the default), and how large a remote-write body may grow
+    #: once decompressed.
+    prometheus_service_labels: list[str] = Field(
+        default_factory=lambda: ["service", "job"], min_length=1
+    )
+    prometheus_default_service: str = Field(
+        default="prometheus", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$"
+    )
+    prometheus_severity_label: str = "severity"
+    prometheus_default_severity: str = Field(
+        default="WARNING", pattern="^(INFO|WARNING|CRITICAL|PAGE)$"
+    )
+    remote_write_max_decoded_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+
+    #: Alert expiry: how often open alerts whose ``endsAt`` has passed without a
+    #: re-send (Prometheus' alerts) are resolved (a periodic job, once per period
+    #: across replicas). An alert ends at most this long after its ``endsAt``.
+    alert_expiry_sweep_interval: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.routing import WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from schema.engine.schema import OpsGraphSchema
@@ -22,18 +21,26 @@ from server.notifications import service as notifications
 from server.oncall import service as oncall
 from server.transport.composition import build_services
 from server.transport.graphql_http import GraphQLEndpoint
+from server.transport.headers import guarded
 from server.transport.http import OpsGraphView, RequestContextMiddleware
+from server.transport.prometheus import mount_prometheus_endpoints
+from server.transport.web_assets import mount_web_assets, playground_page
 
 GRAPHQL_PATH = "/graphql"
 
 
 class OpsGraphApp(FastAPI):
     """FastAPI for the operational routes and websockets; GraphQL over HTTP goes
-    straight to its endpoint, past the middleware and routing it does not use."""
+    straight to its endpoint, past the middleware and routing it does not use.
+    Every response passes the security headers and CORS (``guarded``)."""
 
     graphql_http: ASGIApp
+    guarded: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.guarded(scope, receive, send)
+
+    async def dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == GRAPHQL_PATH:
             await self.graphql_http(scope, receive, send)
         else:
@@ -56,13 +63,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.services = services
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     schema = build_schema(settings)
-    ide_html = get_graphql_ide_html(graphql_ide="graphiql") if settings.playground_enabled else None
+    ide_html = playground_page() if settings.playground_enabled else None
     app.graphql_http = RequestContextMiddleware(
         GraphQLEndpoint(schema, services, ide_html=ide_html),
         max_body_bytes=settings.max_body_bytes,
     )
+    app.guarded = guarded(app.dispatch, settings)
     app.router.routes.append(WebSocketRoute(GRAPHQL_PATH, _websocket_view(schema, settings)))
     _add_operational_routes(app, services)
+    mount_prometheus_endpoints(app, services)
+    mount_web_assets(app, settings)
     return app
 
 

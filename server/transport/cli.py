@@ -1,4 +1,4 @@
-"""``opsgraph`` command: migrate, serve, export-schema."""
+"""``opsgraph`` command: migrate, serve, demo, export-schema."""
 
 import argparse
 import asyncio
@@ -8,6 +8,7 @@ import socket
 import sys
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 from uvicorn.config import STARTUP_FAILURE
 
@@ -110,14 +111,18 @@ def admin_key_notice(secret: str, settings: Settings) -> str:
     )
 
 
-def serve(settings: Settings) -> None:
+def _migrated_app(settings: Settings) -> FastAPI:
     from server.transport.app import create_app
 
     configure_logging(settings.log_level)
     asyncio.run(migrate(settings))
     app = create_app(settings)
     tune_garbage_collector()
-    config = uvicorn.Config(
+    return app
+
+
+def _server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -127,7 +132,21 @@ def serve(settings: Settings) -> None:
         # and ~40 KB of zlib state per connection.
         ws_per_message_deflate=False,
     )
-    server = OpsGraphServer(config, settings)
+
+
+def serve(settings: Settings) -> None:
+    app = _migrated_app(settings)
+    _run(OpsGraphServer(_server_config(app, settings), settings))
+
+
+def demo(settings: Settings) -> None:
+    from server.transport.demo_server import DemoServer
+
+    app = _migrated_app(settings)
+    _run(DemoServer(_server_config(app, settings), settings, app.state.services))
+
+
+def _run(server: uvicorn.Server) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     if not server.started:
@@ -146,12 +165,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="opsgraph", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="migrate, create the first admin key if needed, serve")
+    commands.add_parser(
+        "demo", help="migrate, seed a demo workspace, serve it and keep its data moving"
+    )
     commands.add_parser("migrate", help="apply the database migrations")
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     arguments = parser.parse_args(argv)
     settings = get_settings()
     if arguments.command == "serve":
         serve(settings)
+    elif arguments.command == "demo":
+        demo(settings)
     elif arguments.command == "migrate":
         asyncio.run(migrate(settings))
     else:

@@ -2,6 +2,8 @@
 
 from server.access.authentication import KeyAuthenticator
 from server.alerts import jobs as alert_jobs
+from server.backups import jobs as backup_jobs
+from server.capacity import jobs as capacity_jobs
 from server.core.clock import Clock
 from server.core.db import Database
 from server.core.services import Services
@@ -17,6 +19,8 @@ DOMAIN_JOBS = (
     security_jobs.register,
     notification_jobs.register,
     escalation_jobs.register,
+    backup_jobs.register,
+    capacity_jobs.register,
 )
 
 
