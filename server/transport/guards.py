@@ -43,6 +43,13 @@ class Admission:
     cost: dict[str, int] | None = None
 
 
+def cost_refusal(cost: int, limit: int) -> str:
+    return (
+        f"the query costs {cost}, over the limit of {limit}: "
+        "ask for fewer items (first) or fewer nested lists"
+    )
+
+
 def error_response(
     message: str,
     code: str,
@@ -122,8 +129,7 @@ class RequestGuards:
             if cost > self._max_cost:
                 raise Refused(
                     error_response(
-                        f"the query costs {cost}, over the limit of {self._max_cost}: "
-                        "ask for fewer items (first) or fewer nested lists",
+                        cost_refusal(cost, self._max_cost),
                         COST_LIMIT_EXCEEDED,
                         status=request_error_status,
                         headers=admission.headers,

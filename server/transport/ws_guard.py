@@ -10,6 +10,8 @@ Between the socket and Strawberry's protocol handlers, ``WebSocketGuard``:
 - takes each ``subscribe``/``start`` and ``ping`` from the key's rate limit:
   an operation over it gets an ``error`` coded ``RATE_LIMITED`` (with
   ``retryAfter``), a ping flood is closed with 4429;
+- holds each operation to ``max_query_cost``, as over HTTP: one over it gets
+  an ``error`` coded ``COST_LIMIT_EXCEEDED`` naming its cost and the limit;
 - holds a key to ``max_websocket_connections_per_key`` connections on this
   process: one more is closed with 4429 after ``connection_init``.
 """
@@ -22,12 +24,14 @@ from typing import Any
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
+from schema.engine.cost import operation_cost
 from schema.engine.documents import root_fields
 from schema.engine.schema import OpsGraphSchema
 from server.core.auth import Principal
 from server.core.errors import ErrorCode
 from server.core.ratelimit import RateLimiter, RequestKind
 from server.core.settings import Settings
+from server.transport.guards import COST_LIMIT_EXCEEDED, cost_refusal
 
 MESSAGE_TOO_BIG = 1009
 IDLE_TIMEOUT = 4408
@@ -141,20 +145,43 @@ class WebSocketGuard:
 
     async def _operation_admitted(self, parsed: dict[str, Any]) -> bool:
         payload = parsed.get("payload")
-        query = payload.get("query") if isinstance(payload, dict) else None
+        payload = payload if isinstance(payload, dict) else {}
+        query = payload.get("query")
+        prepared = self._schema.preparer.prepare(query) if isinstance(query, str) else None
+        # An invalid document is refused by the handler, with its errors.
+        document = prepared.document if prepared is not None and not prepared.errors else None
         kind = RequestKind.READ
-        if isinstance(query, str):
-            document = self._schema.preparer.prepare(query).document
-            if document is not None and root_fields(document, None)[0] == "mutation":
-                kind = RequestKind.WRITE
+        if document is not None and root_fields(document, None)[0] == "mutation":
+            kind = RequestKind.WRITE
         status = await self._hit(kind)
-        if status is None or not status.exceeded:
+        if status is not None and status.exceeded:
+            message = f"rate limit exceeded; retry in {status.retry_after}s"
+            extensions = {"code": ErrorCode.RATE_LIMITED.value, "retryAfter": status.retry_after}
+            return await self._refused(parsed, message, extensions)
+        if document is None:
             return True
+        operation_name = payload.get("operationName")
+        variables = payload.get("variables")
+        cost = operation_cost(
+            self._schema,
+            document,
+            operation_name if isinstance(operation_name, str) else None,
+            variables if isinstance(variables, dict) else None,
+            default_page_size=self._settings.default_page_size,
+        )
+        limit = self._settings.max_query_cost
+        if cost <= limit:
+            return True
+        message = cost_refusal(cost, limit)
+        extensions = {"code": COST_LIMIT_EXCEEDED, "cost": {"requested": cost, "limit": limit}}
+        return await self._refused(parsed, message, extensions)
+
+    async def _refused(
+        self, parsed: dict[str, Any], message: str, extensions: dict[str, Any]
+    ) -> bool:
+        """Answer the operation with a coded error instead of running it: False."""
         self._running.discard(str(parsed.get("id")))
-        error = {
-            "message": f"rate limit exceeded; retry in {status.retry_after}s",
-            "extensions": {"code": ErrorCode.RATE_LIMITED.value, "retryAfter": status.retry_after},
-        }
+        error = {"message": message, "extensions": extensions}
         body = {
             "id": parsed.get("id"),
             "type": "error",

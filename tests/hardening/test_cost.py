@@ -7,6 +7,8 @@ import pytest
 from server.core.clock import FrozenClock
 from tests.conftest import Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
+from tests.servers import served
+from tests.ws_client import subscription_client
 
 #: 1 for the connection, plus first x (edges 1 + node 1).
 SIGNALS = "query($n: Int) { signals(first: $n) { totalCount edges { node { service } } } }"
@@ -81,3 +83,25 @@ async def test_fragments_aliases_and_scalars_count_as_the_model_says(
 ) -> None:
     response = await gql.post(query, key=workspace.viewer, headers={"X-OpsGraph-Cost": "1"})
     assert response.json()["extensions"]["cost"]["requested"] == cost
+
+
+async def test_an_operation_over_a_websocket_is_held_to_the_same_cost_limit(
+    backend: Backend, workspace: Workspace, clock: FrozenClock
+) -> None:
+    # graphql-transport-ws runs queries too (the legacy protocol only subscriptions).
+    settings = make_settings(backend, max_query_cost=_signals_cost(100))
+    async with (
+        served(settings, clock) as address,
+        subscription_client(f"ws://{address}/graphql", workspace.viewer) as client,
+    ):
+        await client.subscribe(SIGNALS, {"n": 100})
+        at_limit = await client.next_data()
+        assert at_limit["signals"]["totalCount"] == 0
+        past_id = await client.subscribe(SIGNALS, {"n": 101})
+        refused = await client.receive()
+        while refused.get("id") != past_id:  # the first operation's completion
+            refused = await client.receive()
+    assert (refused["id"], refused["type"]) == (past_id, "error")
+    (error,) = refused["payload"]
+    assert error["extensions"]["code"] == "COST_LIMIT_EXCEEDED"
+    assert error["extensions"]["cost"] == {"requested": 203, "limit": 201}
