@@ -12,6 +12,8 @@ Between the socket and Strawberry's protocol handlers, ``WebSocketGuard``:
   ``retryAfter``), a ping flood is closed with 4429;
 - holds each operation to ``max_query_cost``, as over HTTP: one over it gets
   an ``error`` coded ``COST_LIMIT_EXCEEDED`` naming its cost and the limit;
+- in production, takes graphql-core's "Did you mean ...?" out of every error
+  message it sends, as over HTTP;
 - holds a key to ``max_websocket_connections_per_key`` connections on this
   process: one more is closed with 4429 after ``connection_init``.
 """
@@ -26,6 +28,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from schema.engine.cost import operation_cost
 from schema.engine.documents import root_fields
+from schema.engine.errors import without_suggestions
 from schema.engine.schema import OpsGraphSchema
 from server.core.auth import Principal
 from server.core.errors import ErrorCode
@@ -37,6 +40,7 @@ MESSAGE_TOO_BIG = 1009
 IDLE_TIMEOUT = 4408
 TOO_MANY = 4429
 TRANSPORT_WS = "graphql-transport-ws"
+SUGGESTION_MARK = "Did you mean"
 
 #: Connections per API key on this process.
 open_connections: Counter[int] = Counter()
@@ -65,6 +69,7 @@ class WebSocketGuard:
         self._closed = False
         self._send_lock = asyncio.Lock()
         self._pinger: asyncio.Task[None] | None = None
+        self._hide_suggestions = settings.is_production
 
     async def receive(self) -> Message:
         while True:
@@ -81,6 +86,9 @@ class WebSocketGuard:
             self._closed = True
         elif message["type"] == "websocket.send":
             self._track_sent(message)
+            text = message.get("text")
+            if self._hide_suggestions and text and SUGGESTION_MARK in text:
+                message = {**message, "text": _without_suggestions(text)}
         async with self._send_lock:
             await self._send(message)
 
@@ -215,6 +223,22 @@ class WebSocketGuard:
         while not self._closed:
             await asyncio.sleep(interval)
             await self.send({"type": "websocket.send", "text": '{"type":"ping"}'})
+
+
+def _without_suggestions(text: str) -> str:
+    """A protocol message whose error messages say no "Did you mean ...?"."""
+    parsed = _parsed(text)
+    payload = parsed.get("payload")
+    if isinstance(payload, list):
+        errors = payload
+    elif isinstance(payload, dict):
+        errors = payload.get("errors") or [payload]
+    else:
+        return text
+    for error in errors:
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            error["message"] = without_suggestions(error["message"])
+    return orjson.dumps(parsed).decode()
 
 
 def _parsed(raw: str | bytes) -> dict[str, Any]:

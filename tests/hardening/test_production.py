@@ -12,6 +12,8 @@ from server.core.clock import FrozenClock
 from server.signals import service as signal_service
 from tests.conftest import Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
+from tests.servers import served
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, subscription_client
 
 TYPO = "{ me { rolee } }"
 ME = "{ me { role } }"
@@ -124,3 +126,24 @@ async def test_a_manifest_gives_the_text_of_a_hash(
     async with running_app(settings, clock) as client:
         answer = await _send(client, workspace.viewer, extensions=_persisted(_digest(ME)))
     assert answer == {"data": {"me": {"role": "VIEWER"}}}
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_production_suggests_nothing_over_a_websocket_either(
+    backend: Backend, workspace: Workspace, clock: FrozenClock, protocol: str
+) -> None:
+    typo = "subscription { taskEvents { cursorr } }"
+    answers = {}
+    for environment in ("development", "production"):
+        settings = make_settings(backend, environment=environment)
+        async with (
+            served(settings, clock) as address,
+            subscription_client(f"ws://{address}/graphql", workspace.viewer, protocol) as client,
+        ):
+            await client.subscribe(typo)
+            answer = await client.receive()
+        assert answer["type"] == "error", answer
+        payload = answer["payload"]
+        answers[environment] = (payload[0] if isinstance(payload, list) else payload)["message"]
+    assert "Did you mean 'cursor'?" in answers["development"]
+    assert answers["production"] == "Cannot query field 'cursorr' on type 'EventEnvelope'."
