@@ -23,6 +23,7 @@ from server.transport.composition import build_services
 from server.transport.graphql_http import GraphQLEndpoint
 from server.transport.headers import guarded
 from server.transport.http import OpsGraphView, RequestContextMiddleware
+from server.transport.persisted import PersistedOperations
 from server.transport.prometheus import mount_prometheus_endpoints
 from server.transport.web_assets import mount_web_assets, playground_page
 
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
 
 def _websocket_view(schema: OpsGraphSchema, settings: Settings) -> OpsGraphView:
-    return OpsGraphView(
+    view = OpsGraphView(
         schema,
         graphql_ide=None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
@@ -86,6 +87,8 @@ def _websocket_view(schema: OpsGraphSchema, settings: Settings) -> OpsGraphView:
         keep_alive=True,
         keep_alive_interval=15,
     )
+    view.persisted = PersistedOperations.from_settings(settings)
+    return view
 
 
 def _add_operational_routes(app: FastAPI, services: Services) -> None:

@@ -85,13 +85,7 @@ class RequestGuards:
         self._services = services
         self._max_cost = settings.max_query_cost
         self._page_size = settings.default_page_size
-        self._persisted = (
-            PersistedOperations.load(settings.persisted_operations_file)
-            if settings.persisted_operations_only and settings.persisted_operations_file
-            else PersistedOperations(frozenset())
-            if settings.persisted_operations_only
-            else None
-        )
+        self._persisted = PersistedOperations.from_settings(settings)
 
     def takes_hash_alone(self, extensions: dict[str, Any] | None) -> bool:
         """Whether a request without a query text may still name a persisted one."""

@@ -20,6 +20,7 @@ from server.core.auth import Principal, parse_bearer
 from server.core.errors import ErrorCode, OpsGraphError
 from server.core.request_context import accept_or_generate, set_request_id
 from server.core.services import Services
+from server.transport.persisted import PersistedOperations
 from server.transport.ws_guard import TOO_MANY, WebSocketGuard
 from server.transport.ws_protocols import LegacyGraphQLWSHandler, TransportWSHandler
 
@@ -168,6 +169,8 @@ class OpsGraphView(GraphQL[Context, None]):
 
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyGraphQLWSHandler
+    #: The allow-list of persisted-operations mode, shared by this app's connections.
+    persisted: PersistedOperations | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         contexts: list[Context] = []
@@ -180,6 +183,7 @@ class OpsGraphView(GraphQL[Context, None]):
             settings=services.settings,
             limiter=services.rate_limiter,
             schema=self.schema,  # type: ignore[arg-type]
+            persisted=self.persisted,
         )
         scope["opsgraph.guard"] = guard
         try:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.core.settings import Settings
+
 NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 HASH_MISMATCH = "BAD_USER_INPUT"
@@ -37,6 +39,15 @@ def sha256_hex(query: str) -> str:
 class PersistedOperations:
     allowed: frozenset[str]
     texts: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "PersistedOperations | None":
+        """The allow-list when only persisted operations may run, else None."""
+        if not settings.persisted_operations_only:
+            return None
+        if settings.persisted_operations_file is None:
+            return cls(frozenset())
+        return cls.load(settings.persisted_operations_file)
 
     @classmethod
     def load(cls, path: Path) -> "PersistedOperations":

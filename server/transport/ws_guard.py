@@ -14,6 +14,8 @@ Between the socket and Strawberry's protocol handlers, ``WebSocketGuard``:
   an ``error`` coded ``COST_LIMIT_EXCEEDED`` naming its cost and the limit;
 - in production, takes graphql-core's "Did you mean ...?" out of every error
   message it sends, as over HTTP;
+- in persisted-operations mode, runs only allow-listed operations, as over
+  HTTP (a client may send the hash alone);
 - holds a key to ``max_websocket_connections_per_key`` connections on this
   process: one more is closed with 4429 after ``connection_init``.
 """
@@ -35,6 +37,7 @@ from server.core.errors import ErrorCode
 from server.core.ratelimit import RateLimiter, RequestKind
 from server.core.settings import Settings
 from server.transport.guards import COST_LIMIT_EXCEEDED, cost_refusal
+from server.transport.persisted import PersistedOperations, PersistedQueryRefused
 
 MESSAGE_TOO_BIG = 1009
 IDLE_TIMEOUT = 4408
@@ -56,6 +59,7 @@ class WebSocketGuard:
         settings: Settings,
         limiter: RateLimiter,
         schema: OpsGraphSchema,
+        persisted: PersistedOperations | None = None,
     ) -> None:
         self._receive = receive
         self._send = send
@@ -70,6 +74,7 @@ class WebSocketGuard:
         self._send_lock = asyncio.Lock()
         self._pinger: asyncio.Task[None] | None = None
         self._hide_suggestions = settings.is_production
+        self._persisted = persisted
 
     async def receive(self) -> Message:
         while True:
@@ -142,7 +147,13 @@ class WebSocketGuard:
         kind = parsed.get("type")
         if kind in ("subscribe", "start"):
             self._running.add(str(parsed.get("id")))
-            return await self._operation_admitted(parsed)
+            if self._persisted is not None and not await self._persisted_text_in(parsed):
+                return False
+            admitted = await self._operation_admitted(parsed)
+            if admitted and self._persisted is not None:
+                message.pop("bytes", None)
+                message["text"] = orjson.dumps(parsed).decode()
+            return admitted
         if kind in ("complete", "stop"):
             self._running.discard(str(parsed.get("id")))
         if kind == "ping" and not await self._within_limit(RequestKind.READ):
@@ -183,6 +194,23 @@ class WebSocketGuard:
         message = cost_refusal(cost, limit)
         extensions = {"code": COST_LIMIT_EXCEEDED, "cost": {"requested": cost, "limit": limit}}
         return await self._refused(parsed, message, extensions)
+
+    async def _persisted_text_in(self, parsed: dict[str, Any]) -> bool:
+        """Put the allow-listed text of the operation in its payload (a client may
+        send the hash alone); False, with a coded error sent, when it is not listed."""
+        assert self._persisted is not None
+        payload = parsed.get("payload")
+        payload = payload if isinstance(payload, dict) else {}
+        query, extensions = payload.get("query"), payload.get("extensions")
+        try:
+            text = self._persisted.resolve(
+                query if isinstance(query, str) else None,
+                extensions if isinstance(extensions, dict) else None,
+            )
+        except PersistedQueryRefused as refusal:
+            return await self._refused(parsed, refusal.message, {"code": refusal.code})
+        parsed["payload"] = {**payload, "query": text}
+        return True
 
     async def _refused(
         self, parsed: dict[str, Any], message: str, extensions: dict[str, Any]

@@ -147,3 +147,40 @@ async def test_production_suggests_nothing_over_a_websocket_either(
         answers[environment] = (payload[0] if isinstance(payload, list) else payload)["message"]
     assert "Did you mean 'cursor'?" in answers["development"]
     assert answers["production"] == "Cannot query field 'cursorr' on type 'EventEnvelope'."
+
+
+async def test_only_listed_operations_run_over_a_websocket_in_persisted_mode(
+    backend: Backend, workspace: Workspace, clock: FrozenClock, tmp_path: Path
+) -> None:
+    manifest = {
+        "format": "apollo-persisted-query-manifest",
+        "version": 1,
+        "operations": [{"id": _digest(ME), "name": "Me", "type": "query", "body": ME}],
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    settings = make_settings(
+        backend, persisted_operations_only=True, persisted_operations_file=path
+    )
+    async with (
+        served(settings, clock) as address,
+        subscription_client(f"ws://{address}/graphql", workspace.viewer) as client,
+    ):
+        await client.send(
+            {
+                "id": "by-hash",
+                "type": "subscribe",
+                "payload": {"extensions": _persisted(_digest(ME))},
+            }
+        )
+        answers = [await client.receive(), await client.receive()]
+        await client.subscribe("{ me { keyId } }")
+        refused = await client.receive()
+    assert answers[0] == {
+        "id": "by-hash",
+        "type": "next",
+        "payload": {"data": {"me": {"role": "VIEWER"}}},
+    }
+    assert answers[1]["type"] == "complete"
+    assert refused["type"] == "error"
+    assert refused["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_ALLOWED"
