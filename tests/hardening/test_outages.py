@@ -13,7 +13,8 @@ from server.core.clock import FrozenClock
 from server.transport.cli import bootstrap, migrate
 from tests.conftest import Backend, make_settings, running_app
 from tests.graphql_client import GraphQLClient
-from tests.servers import own_postgres
+from tests.servers import own_postgres, served
+from tests.ws_client import subscription_client
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -90,3 +91,29 @@ async def test_a_stopped_database_is_503_with_retry_after_and_told_once(
     )
     assert outages is not None
     assert outages >= 1
+
+
+async def test_an_operation_over_a_websocket_during_an_outage_gets_service_unavailable(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    async with own_postgres() as cluster:
+        settings = make_settings(
+            backend, database_url=cluster.url, redis_url="memory://", rate_limit_per_minute=0
+        )
+        await migrate(settings)
+        key = await bootstrap(settings)
+        assert key is not None
+        async with (
+            served(settings, clock) as address,
+            subscription_client(f"ws://{address}/graphql", key) as client,
+        ):
+            await client.subscribe(ALERTS)
+            assert (await client.next_data())["alerts"]["totalCount"] == 0
+            await client.receive()  # its completion
+            await cluster.stop()
+            refused_id = await client.subscribe(ALERTS)
+            refused = await client.receive(wait=20)
+            await cluster.start()
+    assert (refused["id"], refused["type"]) == (refused_id, "next"), refused
+    (error,) = refused["payload"]["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE", error
