@@ -51,6 +51,7 @@ class Context(BaseContext):
         self._share_read_session = share_read_session
         self._reader: AsyncSession | None = None
         self._reader_lock = asyncio.Lock()
+        self._closed = False
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
     @property
@@ -78,7 +79,7 @@ class Context(BaseContext):
         if writer is not None:
             yield writer.session
             return
-        if not self._share_read_session:
+        if not self._share_read_session or self._closed:
             async with self.services.db.reader() as session:
                 yield session
             return
@@ -128,9 +129,14 @@ class Context(BaseContext):
             callback()
 
     async def close(self) -> None:
-        if self._reader is not None:
-            await self._reader.close()
-            self._reader = None
+        """Close the shared read session once no resolver is using it. A resolver
+        still running after the answer was made (graphql-core returns as soon as
+        a non-null root field fails) then reads in a session of its own."""
+        async with self._reader_lock:
+            self._closed = True
+            if self._reader is not None:
+                await self._reader.close()
+                self._reader = None
 
 
 Info = StrawberryInfo[Context, None]
