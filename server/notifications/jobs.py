@@ -5,7 +5,7 @@ dispatcher when events are committed here or the event feed finds new ones
 committed on another replica; it hands the first attempts it creates, claimed,
 straight to this replica's sender. The sender's rounds send what else is due
 (retries, attempts made by escalation) when the earliest pending attempt falls
-due. ``notification_interval`` bounds every
+due, and look again as soon as a handed-off send is recorded. ``notification_interval`` bounds every
 wait, in case a wake-up is lost. Each message is still made once and each
 attempt sent once across replicas: the dispatcher holds the checkpoint row and
 the sender claims attempts with ``SKIP LOCKED`` (``alert_feed``, ``sending``).
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from server.core.services import Services
 from server.notifications import alert_feed
 from server.notifications.sending import Sender, next_due_at
+from server.notifications.transports import Attempt
 
 
 async def dispatch(services: Services, *, wait: bool = True) -> int:
@@ -25,13 +26,19 @@ async def dispatch(services: Services, *, wait: bool = True) -> int:
     return await alert_feed.dispatch(services.outbox, now=services.clock.now(), wait=wait)
 
 
-def sender(services: Services, *, uniform: Callable[[], float] = random.random) -> Sender:
+def sender(
+    services: Services,
+    *,
+    uniform: Callable[[], float] = random.random,
+    keep_client: bool = False,
+) -> Sender:
     return Sender(
         outbox=services.outbox,
         settings=services.settings,
         clock=services.clock,
         owner=services.runner.owner,
         uniform=uniform,
+        keep_client=keep_client,
     )
 
 
@@ -42,11 +49,15 @@ async def send(services: Services, *, uniform: Callable[[], float] = random.rand
 
 def register(services: Services) -> None:
     interval = services.settings.notification_interval
-    the_sender = sender(services)
-    the_sender.keep_client = True
+    the_sender = sender(services, keep_client=True)
     services.runner.stop_hooks.append(the_sender.close)
     dispatch_wakeup, send_wakeup = asyncio.Event(), asyncio.Event()
     services.feed.on_new_events(dispatch_wakeup.set)
+
+    def hand_off(attempts: list[Attempt]) -> None:
+        # Once recorded, the sender's rounds look again: a failed attempt left a
+        # retry whose due time they have not seen.
+        the_sender.hand_off(attempts).add_done_callback(lambda _: send_wakeup.set())
 
     async def dispatch_fired_alerts() -> None:
         # The new attempts go straight to this replica's sender, claimed in the
@@ -56,7 +67,7 @@ def register(services: Services) -> None:
             now=services.clock.now(),
             wait=False,
             claim=the_sender.claim_at_creation(),
-            hand_off=the_sender.hand_off,
+            hand_off=hand_off,
         )
 
     async def send_due_attempts() -> float | None:

@@ -176,13 +176,14 @@ class Sender:
                 if examined < self.batch:
                     return sent
 
-    def hand_off(self, attempts: list[Attempt]) -> None:
+    def hand_off(self, attempts: list[Attempt]) -> asyncio.Task[None]:
         """Send attempts claimed for this sender now, and record them, in the
         background (``close`` waits for them). Should this fail, their claims
         run out and they are given up with an unknown outcome and retried."""
         handed = asyncio.create_task(self._send_handed(attempts))
         self._handed.add(handed)
         handed.add_done_callback(self._handed.discard)
+        return handed
 
     async def _send_handed(self, attempts: list[Attempt]) -> None:
         try:
