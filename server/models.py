@@ -23,7 +23,7 @@ from server.notifications.models import (
 )
 from server.oncall.models import OncallOverride, OncallRotation, OncallSchedule, OncallShift
 from server.security.models import SecurityInspectionItem, SecurityInspectionRun
-from server.signals.models import Signal
+from server.signals.models import SeriesSummary, Signal
 from server.slo.models import SloEvaluation, SloPolicy, SloRollup
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "RestoreDrill",
     "SecurityInspectionItem",
     "SecurityInspectionRun",
+    "SeriesSummary",
     "Signal",
     "SilenceRule",
     "SloEvaluation",

@@ -35,8 +35,18 @@ class Alert(Base):
             postgresql_where=OPEN_CONDITION,
             sqlite_where=OPEN_CONDITION,
         ),
-        Index("ix_alerts_workspace_status", "workspace_id", "status"),
-        Index("ix_alerts_workspace_service", "workspace_id", "service"),
+        # Lists narrowed by one filter, newest (highest id) first.
+        Index("ix_alerts_workspace_status_id", "workspace_id", "status", "id"),
+        Index("ix_alerts_workspace_service_id", "workspace_id", "service", "id"),
+        Index("ix_alerts_workspace_severity_id", "workspace_id", "severity", "id"),
+        # Open alerts newest first: one index range, whichever open statuses are asked.
+        Index(
+            "ix_alerts_open_workspace_id",
+            "workspace_id",
+            "id",
+            postgresql_where=OPEN_CONDITION,
+            sqlite_where=OPEN_CONDITION,
+        ),
         Index("ix_alerts_workspace_first_fired_at", "workspace_id", "first_fired_at"),
         # The expiry sweep's search: open alerts whose source said when they end.
         Index(

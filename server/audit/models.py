@@ -9,7 +9,14 @@ from server.core.db import Base, BigId, JsonDocument, UTCDateTime
 
 class AuditEntry(Base):
     __tablename__ = "audit_entries"
-    __table_args__ = (Index("ix_audit_entries_workspace_id_id", "workspace_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_entries_workspace_id_id", "workspace_id", "id"),
+        # The audit log narrowed by one filter, newest first.
+        Index("ix_audit_entries_workspace_actor_key_id_id", "workspace_id", "actor_key_id", "id"),
+        Index("ix_audit_entries_workspace_actor_name_id", "workspace_id", "actor_name", "id"),
+        Index("ix_audit_entries_workspace_operation_id", "workspace_id", "operation", "id"),
+        Index("ix_audit_entries_workspace_outcome_id", "workspace_id", "outcome", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

@@ -209,20 +209,28 @@ async def ingest_series(
     max_batch: int,
 ) -> RemoteWriteOutcome:
     """Store the samples of a remote-write request in the caller's transaction,
-    in chunks of at most ``max_batch`` (one transaction all the same)."""
+    in chunks of at most ``max_batch`` (one transaction all the same), and add
+    them to the series summaries once, after the last chunk."""
     batch = _Batch()
     for index, one in enumerate(series):
         _map_series(batch, index, one, mapping)
     stored = 0
+    tally = service.SeriesTally()
     for start in range(0, len(batch.items), max_batch):
         chunk = batch.items[start : start + max_batch]
         outcome = await service.ingest(
-            session, workspace_id=workspace_id, items=chunk, clock=clock, max_batch=max_batch
+            session,
+            workspace_id=workspace_id,
+            items=chunk,
+            clock=clock,
+            max_batch=max_batch,
+            tally=tally,
         )
         stored += outcome.accepted
         for rejection in outcome.rejected:
             index = batch.series_of_item[start + rejection.index]
             batch.refuse(index, RejectReason.INVALID, rejection.reason, 1)
+    await service.record_series_summaries(session, workspace_id=workspace_id, tally=tally)
     result = RemoteWriteOutcome(
         stored=stored,
         dropped=sum(batch.dropped.values()),

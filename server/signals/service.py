@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.clock import Clock, require_offset
@@ -19,9 +19,10 @@ from server.core.errors import InvalidInput
 from server.core.matchers import Matcher, check_patterns_in_database, validate_matchers
 from server.core.pagination import Listing
 from server.core.text import refuse_nul
-from server.signals import series
+from server.signals import series, summaries
 from server.signals.models import Signal
 from server.signals.series import Aggregate, SeriesPoint, SeriesRequest
+from server.signals.summaries import SeriesTally, ServiceSummary
 from server.signals.validation import Sample, SampleLike, SampleRejected, validate_sample
 
 __all__ = [
@@ -30,11 +31,13 @@ __all__ = [
     "Rejection",
     "SeriesPoint",
     "SeriesRequest",
+    "SeriesTally",
     "ServiceSummary",
     "Signal",
     "SignalFilter",
     "ingest",
     "list_signals",
+    "record_series_summaries",
     "service_summaries",
     "signal_series",
 ]
@@ -63,14 +66,6 @@ class SignalFilter:
     to: datetime | None = None
 
 
-@dataclass(frozen=True)
-class ServiceSummary:
-    service: str
-    signal_count: int
-    series_names: int
-    last_seen_at: datetime | None
-
-
 async def ingest(
     session: AsyncSession,
     *,
@@ -78,11 +73,17 @@ async def ingest(
     items: Sequence[SampleLike],
     clock: Clock,
     max_batch: int,
+    tally: SeriesTally | None = None,
 ) -> IngestOutcome:
     """Store the valid samples of a batch in the caller's transaction; report the rest.
 
     On PostgreSQL the samples stream into COPY as they are validated, so the
     database takes in the first rows while the last are still being checked.
+
+    The series summaries take the stored samples in the same transaction. A
+    caller that stores several batches in one transaction passes one ``tally``
+    to each and records it once, after the last (``record_series_summaries``),
+    so that its transaction locks summary rows in key order like every other.
     """
     if len(items) > max_batch:
         raise InvalidInput(f"a batch holds at most {max_batch} signals", field="signals")
@@ -96,9 +97,19 @@ async def ingest(
             except SampleRejected as error:
                 rejected.append(Rejection(index=index, reason=str(error)))
 
-    await _store(session, workspace_id=workspace_id, samples=valid_samples())
+    batch_tally = SeriesTally() if tally is None else tally
+    await _store(session, workspace_id=workspace_id, samples=batch_tally.counting(valid_samples()))
+    if tally is None:
+        await record_series_summaries(session, workspace_id=workspace_id, tally=batch_tally)
     # The samples are consumed: every item is now accepted or rejected.
     return IngestOutcome(accepted=len(items) - len(rejected), rejected=rejected)
+
+
+async def record_series_summaries(
+    session: AsyncSession, *, workspace_id: int, tally: SeriesTally
+) -> None:
+    """Add the samples ``tally`` counted to the workspace's series summaries."""
+    await summaries.record(session, workspace_id=workspace_id, tally=tally)
 
 
 async def _store(session: AsyncSession, *, workspace_id: int, samples: Iterator[Sample]) -> None:
@@ -168,23 +179,6 @@ async def signal_series(
 
 
 async def service_summaries(session: AsyncSession, *, workspace_id: int) -> list[ServiceSummary]:
-    rows = await session.execute(
-        select(
-            Signal.service,
-            func.count(),
-            func.count(func.distinct(Signal.name)),
-            func.max(Signal.ts),
-        )
-        .where(Signal.workspace_id == workspace_id)
-        .group_by(Signal.service)
-        .order_by(Signal.service)
-    )
-    return [
-        ServiceSummary(
-            service=service,
-            signal_count=count,
-            series_names=names,
-            last_seen_at=last_seen,
-        )
-        for service, count, names, last_seen in rows.all()
-    ]
+    """Per service: samples, series names and newest sample time, from the series
+    summaries (one row per series), never from the samples themselves."""
+    return await summaries.service_summaries(session, workspace_id=workspace_id)
