@@ -2,7 +2,9 @@
 
 Each request takes from two buckets, its key's and its workspace's, of its kind:
 reads (queries, subscriptions and websocket messages) or writes (mutations, a
-smaller budget, so a mutation costs more). The buckets are GCRA timestamps
+smaller budget, so a mutation costs more). A request without a key takes from
+its client address's one budget instead (``hit_anonymous``), so nobody sends
+without limit by leaving the key out. The buckets are GCRA timestamps
 (``server.core.gcra``): in Redis when the bus is Redis, checked and updated by
 one atomic script per request, so N replicas allow the limit once, not N
 times; in this process's memory on the embedded default (one process).
@@ -128,12 +130,14 @@ class RedisBuckets:
 
 @dataclass(frozen=True)
 class Budgets:
-    """Requests per minute of each kind, for a key and for a workspace; 0 is no limit."""
+    """Requests per minute of each kind, for a key and for a workspace, and of
+    any kind for a client address sending without a key; 0 is no limit."""
 
     key_reads: int
     key_writes: int
     workspace_reads: int
     workspace_writes: int
+    anonymous: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Budgets":
@@ -145,6 +149,7 @@ class Budgets:
             key_writes=settings.rate_limit_mutations_per_minute,
             workspace_reads=round(settings.rate_limit_per_minute * factor),
             workspace_writes=round(settings.rate_limit_mutations_per_minute * factor),
+            anonymous=settings.rate_limit_anonymous_per_minute,
         )
 
     def buckets(self, kind: RequestKind) -> tuple[Bucket | None, Bucket | None]:
@@ -192,6 +197,7 @@ class RateLimiter:
                 self.budgets.key_writes,
                 self.budgets.workspace_reads,
                 self.budgets.workspace_writes,
+                self.budgets.anonymous,
             )
         )
 
@@ -200,7 +206,19 @@ class RateLimiter:
     ) -> RateLimitStatus | None:
         """Take ``cost`` from the principal's buckets of this kind; None when
         nothing was checked (no limit of this kind, or Redis unreachable)."""
-        checks = self._checks(principal, kind)
+        return await self._take(self._checks(principal, kind), kind, cost)
+
+    async def hit_anonymous(self, client: str) -> RateLimitStatus | None:
+        """Take one request from the budget of a client address sending without
+        a key; None when there is no such budget or Redis is unreachable."""
+        if not self.budgets.anonymous:
+            return None
+        key = f"opsgraph:ratelimit:{self._namespace}:client:{client}"
+        return await self._take([(key, Bucket("anonymous", self.budgets.anonymous))])
+
+    async def _take(
+        self, checks: Sequence[Check], kind: RequestKind = RequestKind.READ, cost: int = 1
+    ) -> RateLimitStatus | None:
         if not checks:
             return None
         if time.monotonic() < self._skip_until:

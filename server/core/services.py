@@ -11,6 +11,7 @@ from datetime import timedelta
 from server.core.auth import Authenticator
 from server.core.bus import EventBus
 from server.core.clock import Clock
+from server.core.connection_slots import ConnectionSlots
 from server.core.db import Database
 from server.core.events import service as events
 from server.core.events.feed import EventFeed
@@ -32,6 +33,7 @@ class Services:
     clock: Clock
     authenticator: Authenticator
     rate_limiter: RateLimiter
+    connection_slots: ConnectionSlots
     dependencies: Dependencies
 
     @classmethod
@@ -77,6 +79,7 @@ class Services:
             clock=clock,
             authenticator=authenticator(db),
             rate_limiter=RateLimiter.from_settings(settings, redis=dependencies.redis),
+            connection_slots=ConnectionSlots.from_settings(settings, redis=dependencies.redis),
             dependencies=dependencies,
         )
 
@@ -92,4 +95,5 @@ class Services:
         await self.feed.stop()
         await self.bus.disconnect()
         await self.rate_limiter.close()
+        await self.connection_slots.close()
         await self.db.dispose()

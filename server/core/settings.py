@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=1_200, ge=0)
     rate_limit_mutations_per_minute: int = Field(default=300, ge=1)
     rate_limit_workspace_factor: float = Field(default=4.0, ge=1.0)
+    #: Requests per minute (and at once) from one client address without an API
+    #: key (or with one that is refused); 0 lets them through unlimited. The
+    #: address is the connection's peer, or behind a proxy trusted by
+    #: ``trust_forwarded_proto`` the last address of its ``X-Forwarded-For``.
+    rate_limit_anonymous_per_minute: int = Field(default=300, ge=0)
     #: Query cost: a list field costs its ``first`` (or the default page size)
     #: times its selection; a document over this cost is refused.
     max_query_cost: int = Field(default=10_000, ge=1)
@@ -117,13 +122,17 @@ class Settings(BaseSettings):
     persisted_operations_only: bool = False
     persisted_operations_file: Path | None = None
     #: Browsers: origins allowed to call the API cross-origin (none by default), and
-    #: whether ``X-Forwarded-Proto: https`` from a proxy counts as TLS (for HSTS).
+    #: whether the app is behind a proxy it trusts: ``X-Forwarded-Proto: https``
+    #: then counts as TLS (for HSTS) and ``X-Forwarded-For`` names the client.
     cors_allow_origins: list[str] = Field(default_factory=list)
     trust_forwarded_proto: bool = False
     hsts_max_age_seconds: int = Field(default=31_536_000, ge=0)
-    #: Websockets: connections one key may hold on a process, the largest message a
-    #: client may send, and when a silent connection is closed.
+    #: Websockets: connections one key may hold across all replicas (each holds a
+    #: slot leased for ``websocket_slot_lease_seconds`` and renewed while it lives,
+    #: so a replica that dies frees its slots when their leases end), the largest
+    #: message a client may send, and when a silent connection is closed.
     max_websocket_connections_per_key: int = Field(default=20, ge=1)
+    websocket_slot_lease_seconds: float = Field(default=30.0, ge=0.3)
     max_websocket_message_bytes: int = Field(default=64 * 1024, ge=1024)
     websocket_ping_interval_seconds: float = Field(default=15.0, gt=0)
     websocket_idle_timeout_seconds: float = Field(default=60.0, gt=0)

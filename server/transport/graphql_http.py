@@ -33,7 +33,13 @@ from schema.engine.schema import OpsGraphSchema
 from server.core.errors import ErrorCode
 from server.core.request_context import current_request_id
 from server.core.services import Services
-from server.transport.guards import COST_HEADER, Refused, RequestGuards, error_response
+from server.transport.guards import (
+    COST_HEADER,
+    Refused,
+    RequestGuards,
+    client_address,
+    error_response,
+)
 from server.transport.http import BodyTooLarge, authenticate, graphql_error_body
 
 logger = logging.getLogger("opsgraph.http")
@@ -102,6 +108,7 @@ class GraphQLEndpoint:
         self._guards = RequestGuards(schema, services)
         self._hide_suggestions = services.settings.is_production
         self._retry_after = str(services.settings.unavailable_retry_after_seconds)
+        self._behind_proxy = services.settings.trust_forwarded_proto
         self._next_probe = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -139,6 +146,7 @@ class GraphQLEndpoint:
             variables=request.variables,
             extensions=request.extensions,
             principal=principal,
+            client=client_address(scope, behind_proxy=self._behind_proxy),
             wants_cost=headers.get(COST_HEADER).strip() not in ("", "0"),
             request_error_status=400 if GRAPHQL_RESPONSE_JSON in accept else 200,
         )

@@ -1,11 +1,11 @@
 """What a GraphQL request over HTTP passes before it runs, and how refusals read.
 
 In order: persisted operations (when only those are accepted), the rate limit
-of its key and workspace (reads or writes, by the operation's type), and the
-query cost. Each refusal is a GraphQL error with a code; the cost, when the
-client asks for it (``extensions: {"cost": true}`` or the header
-``X-OpsGraph-Cost: 1``), comes back in ``extensions.cost`` as
-``{"requested": N, "limit": L}``.
+of its key and workspace (reads or writes, by the operation's type) or, with
+no key, of its client address, and the query cost. Each refusal is a GraphQL
+error with a code; the cost, when the client asks for it
+(``extensions: {"cost": true}`` or the header ``X-OpsGraph-Cost: 1``), comes
+back in ``extensions.cost`` as ``{"requested": N, "limit": L}``.
 """
 
 from dataclasses import dataclass, field
@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response
+from starlette.types import Scope
 
 from schema.engine.cost import operation_cost
 from schema.engine.documents import root_fields
@@ -78,6 +79,21 @@ def rate_limit_headers(status: RateLimitStatus) -> dict[str, str]:
     return headers
 
 
+def client_address(scope: Scope, *, behind_proxy: bool) -> str:
+    """The address a request came from: the connection's peer, or, behind a
+    trusted proxy, the last address of ``X-Forwarded-For`` (the one that proxy
+    added; a client can only put addresses before it)."""
+    if behind_proxy:
+        forwarded: list[bytes] = [
+            value for name, value in scope.get("headers", ()) if name == b"x-forwarded-for"
+        ]
+        last = forwarded[-1].decode("latin-1").split(",")[-1].strip() if forwarded else ""
+        if last:
+            return last
+    peer = scope.get("client")
+    return str(peer[0]) if peer else "unknown"
+
+
 class RequestGuards:
     def __init__(self, schema: OpsGraphSchema, services: Services) -> None:
         settings = services.settings
@@ -100,6 +116,7 @@ class RequestGuards:
         variables: dict[str, Any] | None,
         extensions: dict[str, Any] | None,
         principal: Principal | None,
+        client: str,
         wants_cost: bool,
         request_error_status: int,
     ) -> Admission:
@@ -110,7 +127,7 @@ class RequestGuards:
         kind = RequestKind.READ
         if document is not None and root_fields(document, operation_name)[0] == "mutation":
             kind = RequestKind.WRITE
-        admission = Admission(text, await self._rate_limit(principal, kind))
+        admission = Admission(text, await self._rate_limit(principal, client, kind))
         if document is not None:
             cost = operation_cost(
                 self._schema,
@@ -142,16 +159,23 @@ class RequestGuards:
         except PersistedQueryRefused as refusal:
             raise Refused(error_response(refusal.message, refusal.code)) from refusal
 
-    async def _rate_limit(self, principal: Principal | None, kind: RequestKind) -> dict[str, str]:
+    async def _rate_limit(
+        self, principal: Principal | None, client: str, kind: RequestKind
+    ) -> dict[str, str]:
         limiter = self._services.rate_limiter
-        if principal is None or not limiter.enabled:
+        if not limiter.enabled:
             return {}
-        status = await limiter.hit(principal, kind)
+        if principal is None:
+            status = await limiter.hit_anonymous(client)
+        else:
+            status = await limiter.hit(principal, kind)
         if status is None:
             return {}
         headers = rate_limit_headers(status)
         if status.exceeded:
             what = "mutations" if kind is RequestKind.WRITE else "requests"
+            if principal is None:
+                what = "requests without an API key from this address"
             raise Refused(
                 error_response(
                     f"rate limit exceeded: too many {what}; retry in {status.retry_after}s",

@@ -182,6 +182,7 @@ class OpsGraphView(GraphQL[Context, None]):
             send,
             settings=services.settings,
             limiter=services.rate_limiter,
+            slots=services.connection_slots,
             schema=self.schema,  # type: ignore[arg-type]
             persisted=self.persisted,
         )
@@ -231,7 +232,7 @@ class OpsGraphView(GraphQL[Context, None]):
         if principal is None:
             raise ConnectionRejectionError({"message": "a valid API key is required"})
         guard = _guard_of(context)
-        if guard is not None and not guard.authenticated(principal):
+        if guard is not None and not await guard.authenticated(principal):
             limit = context.services.settings.max_websocket_connections_per_key
             await guard.close(TOO_MANY, f"This API key already holds {limit} connections")
             raise ConnectionRejectionError({"message": "too many connections for this API key"})

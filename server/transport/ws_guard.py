@@ -16,13 +16,14 @@ Between the socket and Strawberry's protocol handlers, ``WebSocketGuard``:
   message it sends, as over HTTP;
 - in persisted-operations mode, runs only allow-listed operations, as over
   HTTP (a client may send the hash alone);
-- holds a key to ``max_websocket_connections_per_key`` connections on this
-  process: one more is closed with 4429 after ``connection_init``.
+- holds a key to ``max_websocket_connections_per_key`` connections across
+  every replica (``server.core.connection_slots``): one more is closed with
+  4429 after ``connection_init``.
 """
 
 import asyncio
 import contextlib
-from collections import Counter
+import uuid
 from typing import Any
 
 import orjson
@@ -33,6 +34,7 @@ from schema.engine.documents import root_fields
 from schema.engine.errors import without_suggestions
 from schema.engine.schema import OpsGraphSchema
 from server.core.auth import Principal
+from server.core.connection_slots import ConnectionSlots
 from server.core.errors import ErrorCode
 from server.core.ratelimit import RateLimiter, RequestKind
 from server.core.settings import Settings
@@ -45,9 +47,6 @@ TOO_MANY = 4429
 TRANSPORT_WS = "graphql-transport-ws"
 SUGGESTION_MARK = "Did you mean"
 
-#: Connections per API key on this process.
-open_connections: Counter[int] = Counter()
-
 
 class WebSocketGuard:
     def __init__(
@@ -58,6 +57,7 @@ class WebSocketGuard:
         *,
         settings: Settings,
         limiter: RateLimiter,
+        slots: ConnectionSlots,
         schema: OpsGraphSchema,
         persisted: PersistedOperations | None = None,
     ) -> None:
@@ -65,6 +65,8 @@ class WebSocketGuard:
         self._send = send
         self._settings = settings
         self._limiter = limiter
+        self._slots = slots
+        self._connection_id = uuid.uuid4().hex
         self._schema = schema
         self._transport_ws = TRANSPORT_WS in scope.get("subprotocols", ())
         self._principal: Principal | None = None
@@ -97,12 +99,11 @@ class WebSocketGuard:
         async with self._send_lock:
             await self._send(message)
 
-    def authenticated(self, principal: Principal) -> bool:
+    async def authenticated(self, principal: Principal) -> bool:
         """Count the connection against its key; False if that is one too many."""
         self._principal = principal
-        if open_connections[principal.key_id] >= self._settings.max_websocket_connections_per_key:
+        if not await self._slots.acquire(principal.key_id, self._connection_id):
             return False
-        open_connections[principal.key_id] += 1
         self._counted_key = principal.key_id
         return True
 
@@ -115,9 +116,7 @@ class WebSocketGuard:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pinger
         if self._counted_key is not None:
-            open_connections[self._counted_key] -= 1
-            if open_connections[self._counted_key] <= 0:
-                del open_connections[self._counted_key]
+            await self._slots.release(self._counted_key, self._connection_id)
             self._counted_key = None
 
     async def _next_message(self) -> Message:

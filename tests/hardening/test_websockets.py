@@ -1,15 +1,27 @@
-"""Websocket limits: connections per key, message size, idle and ping timeouts."""
+"""Websocket limits: connections per key (on one process and across replicas),
+message size, idle and ping timeouts."""
 
 import asyncio
 import json
+import signal
+from contextlib import AsyncExitStack
+from dataclasses import replace
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from server.core import metrics
 from server.core.clock import FrozenClock
 from tests.conftest import Backend, Workspace, make_settings
-from tests.servers import served
+from tests.servers import (
+    own_redis,
+    replica,
+    replica_process,
+    served,
+    stop_redis,
+    until_ready,
+)
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, subscription_client
 
 TASKS = "subscription { taskEvents { cursor } }"
@@ -105,3 +117,83 @@ async def test_a_legacy_connection_running_a_subscription_is_not_idle(
         async with subscription_client(url, workspace.viewer, LEGACY_WS) as client:
             await client.subscribe(TASKS)
             await client.expect_silence(1.2)
+
+
+#: Replicas allowing two connections a key, with leases short enough to watch run out.
+TWO_A_KEY = {
+    "max_websocket_connections_per_key": "2",
+    "websocket_slot_lease_seconds": "3",
+    "run_jobs": "false",
+}
+
+
+@pytest.mark.postgresql_only
+async def test_a_keys_connections_are_counted_across_replicas(
+    backend: Backend, workspace: Workspace
+) -> None:
+    with replica(backend, **TWO_A_KEY) as first, replica(backend, **TWO_A_KEY) as second:
+        await asyncio.gather(until_ready(first), until_ready(second))
+        key = workspace.viewer
+        async with AsyncExitStack() as on_first:
+            await on_first.enter_async_context(subscription_client(f"ws://{first}/graphql", key))
+            async with subscription_client(f"ws://{second}/graphql", key, LEGACY_WS):
+                await asyncio.sleep(4)  # longer than a lease: renewed, still held
+                for address in (first, second):
+                    third = await _initialised(address, key)
+                    assert await _close_code(third) == 4429, address
+                async with subscription_client(f"ws://{second}/graphql", workspace.developer):
+                    pass  # another key is not held back
+                await on_first.aclose()  # the first replica gives its slot back
+                async with subscription_client(f"ws://{second}/graphql", key):
+                    third = await _initialised(first, key)
+                    assert await _close_code(third) == 4429, "the slot is taken again"
+
+
+@pytest.mark.postgresql_only
+async def test_a_replica_that_dies_frees_its_slots_when_their_leases_end(
+    backend: Backend, workspace: Workspace
+) -> None:
+    key = workspace.viewer
+    with (
+        replica(backend, **TWO_A_KEY) as survivor,
+        replica_process(backend, **TWO_A_KEY) as (doomed, process),
+    ):
+        await asyncio.gather(until_ready(survivor), until_ready(doomed))
+        async with AsyncExitStack() as held:
+            for _ in range(2):
+                url = f"ws://{doomed}/graphql"
+                await held.enter_async_context(subscription_client(url, key))
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            refused = await _initialised(survivor, key)
+            assert await _close_code(refused) == 4429, "leases still run"
+            await asyncio.sleep(3.5)
+            async with subscription_client(f"ws://{survivor}/graphql", key):
+                pass
+
+
+def _slot_fail_opens() -> float:
+    sample = metrics.registry.get_sample_value("opsgraph_websocket_slots_fail_open_total")
+    return sample or 0.0
+
+
+@pytest.mark.postgresql_only
+async def test_with_redis_stopped_connections_are_let_in_and_counted(
+    backend: Backend, workspace: Workspace, clock: FrozenClock
+) -> None:
+    async with own_redis() as port:
+        own = replace(backend, redis_url=f"redis://127.0.0.1:{port}/0")
+        settings = make_settings(own, max_websocket_connections_per_key=1)
+        async with served(settings, clock) as address:
+            url = f"ws://{address}/graphql"
+            async with subscription_client(url, workspace.viewer):
+                second = await _initialised(address, workspace.viewer)
+                assert await _close_code(second) == 4429, "counted in Redis"
+            before = _slot_fail_opens()
+            await stop_redis(port)
+            async with (
+                subscription_client(url, workspace.viewer),
+                subscription_client(url, workspace.viewer),
+            ):
+                pass  # over the limit, but let in: Redis is down
+            assert _slot_fail_opens() - before == 2
