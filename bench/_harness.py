@@ -195,13 +195,15 @@ async def _drain(stream: asyncio.StreamReader | None) -> None:
         pass
 
 
-async def _wait_healthy(server: ServerProcess, path: str, deadline: float) -> None:
+async def _wait_healthy(
+    server: ServerProcess, path: str, deadline: float, statuses: Sequence[int]
+) -> None:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=2.0) as client:
         while time.monotonic() < deadline:
             if server.process.returncode is not None:
                 break
             with contextlib.suppress(httpx.TransportError):
-                if (await client.get(path)).status_code == 200:
+                if (await client.get(path)).status_code in statuses:
                     return
             await asyncio.sleep(0.1)
     raise BenchError(f"{server.name} did not answer GET {path}:\n{server.log_tail()}")
@@ -227,7 +229,9 @@ async def running_server(
     env: Mapping[str, str],
     health_path: str,
     expect_admin_key: bool,
+    healthy_statuses: Sequence[int] = (200,),
 ) -> AsyncIterator[ServerProcess]:
+    """A server process, ready once ``GET health_path`` answers one of ``healthy_statuses``."""
     log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115  # closed in the finally below
         prefix=f"{name}-", suffix=".log", delete=False
     )
@@ -249,7 +253,7 @@ async def running_server(
         if expect_admin_key:
             server.admin_key = await _read_admin_key(server, deadline)
         drain = asyncio.create_task(_drain(process.stdout))
-        await _wait_healthy(server, health_path, deadline)
+        await _wait_healthy(server, health_path, deadline, healthy_statuses)
         yield server
         failed = False
     finally:

@@ -1,11 +1,12 @@
 """Relay-style connections built from ``server.core.pagination.Page``."""
 
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import strawberry
 
 from schema.context import Info
+from schema.rendering import RenderedNode
 from server.core import pagination
 from server.core.pagination import Listing, Page
 
@@ -27,6 +28,7 @@ class Edge(Generic[NodeT]):
 
 @strawberry.type
 class Connection(Generic[NodeT]):
+    #: Edge objects, or a page rendered from its columns (``schema.rendering``).
     edges: list[Edge[NodeT]]
     page_info: PageInfo
     count_total: strawberry.Private[Callable[[], Awaitable[int]]]
@@ -59,16 +61,31 @@ async def connection(
     *,
     first: int | None,
     after: str | None,
+    rendered: RenderedNode | None = None,
 ) -> Connection[NodeT]:
     """One page of a domain's listing, newest first, as a connection; totalCount
-    only on demand."""
+    only on demand. With ``rendered``, a page whose selection allows it is rendered
+    from its columns (``schema.rendering``)."""
     context = info.context
     request = context.page_request(first, after)
-    async with context.session() as session:
-        page = await pagination.paginate(session, listing.query, listing.order, request)
 
     async def count_total() -> int:
         async with context.session() as session:
             return await pagination.count_rows(session, listing.query)
 
+    plan = rendered.plan(info.selected_fields, listing.order) if rendered else None
+    if plan is not None:
+        async with context.session() as session:
+            rows = await pagination.paginate_columns(
+                session, listing.query, listing.order, request, plan.columns
+            )
+        edges = plan.render(rows)
+        if edges is not None:
+            page_info = PageInfo(has_next_page=rows.has_next_page, end_cursor=rows.end_cursor)
+            # The executor passes the rendered page through in place of Edge objects.
+            return Connection(
+                edges=cast(list[Edge[NodeT]], edges), page_info=page_info, count_total=count_total
+            )
+    async with context.session() as session:
+        page = await pagination.paginate(session, listing.query, listing.order, request)
     return Connection.from_page(page, convert, count_total)

@@ -2,19 +2,21 @@
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types.arguments import InputContext
 from strawberry.types.base import get_object_definition
 
+from schema import rendering
 from schema.audited import audited_mutation
 from schema.context import Info
 from schema.ids import to_id
 from schema.matchers import MatcherInput, to_matchers
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
+from schema.rendering import RenderedField, RenderedNode
 from server.core.auth import Permission
 from server.signals import service as signal_service
 
@@ -72,6 +74,8 @@ class SignalFilter:
 
 @strawberry.type(name="Signal")
 class SignalType:
+    rendered: ClassVar[RenderedNode]
+
     id: strawberry.ID
     service: str
     name: str
@@ -89,6 +93,19 @@ class SignalType:
             labels=JSON(row.labels),
             ts=row.ts,
         )
+
+
+SignalType.rendered = RenderedNode(
+    "Signal",
+    {
+        "id": RenderedField(signal_service.Signal.id, rendering.ID),
+        "service": RenderedField(signal_service.Signal.service),
+        "name": RenderedField(signal_service.Signal.name),
+        "value": RenderedField(signal_service.Signal.value, rendering.FLOAT),
+        "labels": RenderedField(signal_service.Signal.labels),
+        "ts": RenderedField(signal_service.Signal.ts, rendering.DATE_TIME),
+    },
+)
 
 
 @strawberry.type
@@ -129,7 +146,14 @@ class SignalQuery:
             listing = await signal_service.list_signals(
                 session, workspace_id=context.principal.workspace_id, filter_=filter_
             )
-        return await connection(info, listing, SignalType.from_model, first=first, after=after)
+        return await connection(
+            info,
+            listing,
+            SignalType.from_model,
+            first=first,
+            after=after,
+            rendered=SignalType.rendered,
+        )
 
     @strawberry.field(permission_classes=[CanRead])
     async def signal_series(

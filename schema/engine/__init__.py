@@ -9,6 +9,8 @@
 - A subscription event is rendered once per distinct selection, not once per
   subscriber, and executors are built without reference cycles, so that the
   cyclic garbage collector never has to stall requests in flight (``execution``).
+- A list its resolver already rendered (``Prerendered``) is passed through rather
+  than completed item by item (``execution``; ``schema.rendering`` makes them).
 
 These rely on names of Strawberry and graphql-core that are not their public
 API; ``tests/engine/test_fence.py`` lists every one, and fails naming what a new

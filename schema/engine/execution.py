@@ -15,6 +15,10 @@ fields. An event payload that is shared (it has ``renders``) is executed once
 per distinct selection (operation and the variables its directives read), and
 every subscriber of that selection gets the same result, whose data also keeps
 its JSON encoding (``RenderedData``): the work per delivery is then the frame.
+
+A list field whose resolver already built its complete value (``Prerendered``,
+e.g. a page of rows rendered straight from their columns) is passed through as
+it is, instead of being completed item by item and field by field.
 """
 
 import asyncio
@@ -23,9 +27,18 @@ from functools import cached_property
 from typing import Any, cast
 
 import orjson
-from graphql import ExecutableDefinitionNode, ExecutionResult, VariableNode, visit
+from graphql import (
+    ExecutableDefinitionNode,
+    ExecutionResult,
+    GraphQLList,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    VariableNode,
+    visit,
+)
 from graphql.execution.executor import Executor
 from graphql.language import Visitor
+from graphql.pyutils import AwaitableOrValue, Path
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -43,7 +56,32 @@ class RenderedData(dict[str, Any]):
             return self._json
 
 
+class Prerendered:
+    """A list field's complete value, as its resolver built it: JSON-ready items for
+    exactly the field's selection, which the executor returns without visiting."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+
 class OpsGraphExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: Any,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> AwaitableOrValue[list[Any]]:
+        if type(result) is Prerendered:
+            return result.items
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
     @property
     def async_helpers(self) -> GraphQLResolveInfoHelpers:
         return GraphQLResolveInfoHelpers(gather=self.gather_async_work, track=self.track_async_work)

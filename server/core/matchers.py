@@ -171,6 +171,8 @@ async def check_patterns_in_database(
     check such a query would fail inside the database as an internal error.
     Call it after ``validate_matchers``.
     """
+    if not any(matcher.is_regex for matcher in matchers):
+        return
     connection = await session.connection()
     if connection.dialect.name != "postgresql":
         return

@@ -8,14 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+import orjson
+from sqlalchemy import ColumnElement, Row, Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.core.errors import InvalidInput
 
 T = TypeVar("T")
-OrderColumns = Sequence[InstrumentedAttribute[Any]]
+#: A mapped column of a model (``Signal.ts``), as listings and pages name them.
+Column = InstrumentedAttribute[Any]
+OrderColumns = Sequence[Column]
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ def page_request(
 
 def encode_cursor(values: Sequence[Any]) -> str:
     plain = [value.isoformat() if isinstance(value, datetime) else value for value in values]
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(orjson.dumps(plain)).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, columns: OrderColumns) -> list[Any]:
@@ -88,26 +91,64 @@ def _typed(value: Any, column: InstrumentedAttribute[Any]) -> Any:
 
 
 def _after(columns: OrderColumns, values: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after the cursor in descending (c1, c2, ...) order."""
-    clauses = []
-    for position, column in enumerate(columns):
-        equal_before = [columns[i] == values[i] for i in range(position)]
-        clauses.append(and_(*equal_before, column < values[position]))
-    return or_(*clauses)
+    """Rows strictly after the cursor in descending (c1, c2, ...) order: a row
+    comparison, which an index on the order columns reads as one range."""
+    typed = [literal(value, column.type) for value, column in zip(values, columns, strict=True)]
+    return tuple_(*columns) < tuple_(*typed)
+
+
+def _keyset(query: Select[Any], order: OrderColumns, request: PageRequest) -> Select[Any]:
+    keyset = query.order_by(*(column.desc() for column in order))
+    if request.after is not None:
+        keyset = keyset.where(_after(order, decode_cursor(request.after, order)))
+    return keyset.limit(request.first + 1)
 
 
 async def paginate(
     session: AsyncSession, query: Select[T], order: OrderColumns, request: PageRequest
 ) -> Page[T]:
-    keyset = query.order_by(*(column.desc() for column in order))
-    if request.after is not None:
-        keyset = keyset.where(_after(order, decode_cursor(request.after, order)))
-    rows = list((await session.scalars(keyset.limit(request.first + 1))).all())
+    rows = list((await session.scalars(_keyset(query, order, request))).all())
     items = rows[: request.first]
     return Page(
         items=items,
         cursors=[encode_cursor([getattr(item, column.key) for column in order]) for item in items],
         has_next_page=len(rows) > request.first,
+    )
+
+
+@dataclass(frozen=True)
+class RowPage:
+    """A page as rows of some columns; cursors are encoded only when asked for."""
+
+    rows: list[Row[Any]]
+    has_next_page: bool
+    #: Positions of the order columns in a row.
+    order_positions: list[int]
+
+    def cursor_of(self, row: Row[Any]) -> str:
+        return encode_cursor([row[position] for position in self.order_positions])
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursor_of(self.rows[-1]) if self.rows else None
+
+
+async def paginate_columns(
+    session: AsyncSession,
+    query: Select[Any],
+    order: OrderColumns,
+    request: PageRequest,
+    columns: Sequence[Column],
+) -> RowPage:
+    """The same page as ``paginate``, as rows of ``columns`` alone (in that order)
+    rather than whole entities: no object is built and no other column is read or
+    decoded. ``columns`` must include the order columns."""
+    only = query.with_only_columns(*columns, maintain_column_froms=True)
+    rows = list((await session.execute(_keyset(only, order, request))).all())
+    return RowPage(
+        rows=rows[: request.first],
+        has_next_page=len(rows) > request.first,
+        order_positions=[columns.index(column) for column in order],
     )
 
 

@@ -317,6 +317,20 @@ RELIED_ON = [
         parameters=("self", "serially"),
     ),
     _r(
+        f"{EXECUTOR}.complete_list_value",
+        ENGINE_EXECUTION,
+        "overridden to pass a Prerendered list through as its complete value",
+        parameters=(
+            "self",
+            "return_type",
+            "field_details_list",
+            "info",
+            "path",
+            "result",
+            "position_context",
+        ),
+    ),
+    _r(
         f"{EXECUTOR}._relevant_sub_fields",
         ENGINE_EXECUTION,
         "reset for each event so that the subscription's cache stops growing",
