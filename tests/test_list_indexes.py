@@ -6,8 +6,8 @@ a GraphQL request pages it; the statements it runs are captured and explained
 that the planner chooses as it would in production. A sequential scan of one of
 the large tables means a list whose cost grows with the table.
 
-The rows are loaded in a transaction that is rolled back at the end: the job
-runner and the other tests never see them.
+The rows are loaded, into tables emptied first, in a transaction that is rolled
+back at the end: the job runner and the other tests never see them.
 """
 
 import json
@@ -108,6 +108,10 @@ LOADS = {
 
 
 async def _load(session: AsyncSession, values: dict[str, Any]) -> None:
+    # The rows other tests left would make the statistics, hence the plans, depend
+    # on which tests ran before; emptied in this transaction, the tables hold just
+    # the rows below (the rollback brings the others back).
+    await session.execute(text(f"TRUNCATE {', '.join(LOADS)} CASCADE"))
     for statement in LOADS.values():
         await session.execute(text(statement), values)
     for table in LOADS:
