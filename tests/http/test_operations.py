@@ -6,11 +6,11 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from server.core.clock import FrozenClock
 from server.core.logging import JsonFormatter
 from server.core.request_context import set_request_id
-from server.core.services import Services
 from tests.conftest import Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
 
@@ -48,26 +48,40 @@ async def test_metrics_expose_durations_and_errors_by_code(
     assert 'opsgraph_graphql_errors_total{code="UNAUTHENTICATED"}' in text
 
 
-async def test_sql_statements_carry_the_request_id(
-    gql: GraphQLClient, workspace: Workspace, services: Services
-) -> None:
+async def _statements_of(client: GraphQLClient, key: str) -> list[str]:
+    """The SQL statements run while ``client`` answers a list query tagged sql-tag-7."""
     statements: list[str] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    engine = services.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", capture)
+    event.listen(Engine, "after_cursor_execute", capture)
     try:
-        await gql.post(
-            "{ signals { totalCount } }",
-            key=workspace.viewer,
-            headers={"X-Request-ID": "sql-tag-7"},
+        answer = await client.post(
+            "{ signals { totalCount } }", key=key, headers={"X-Request-ID": "sql-tag-7"}
         )
     finally:
-        event.remove(engine, "before_cursor_execute", capture)
+        event.remove(Engine, "after_cursor_execute", capture)
+    assert answer.json() == {"data": {"signals": {"totalCount": 0}}}
+    return statements
+
+
+async def test_sql_statements_carry_the_request_id_when_asked_to(
+    backend: Backend, clock: FrozenClock, workspace: Workspace
+) -> None:
+    settings = make_settings(backend, sql_request_comments=True)
+    async with running_app(settings, clock) as client:
+        statements = await _statements_of(client, workspace.viewer)
     tagged = [s for s in statements if s.startswith("/* request_id=sql-tag-7 */")]
     assert any("signals" in s for s in tagged), statements
+
+
+async def test_sql_statements_are_untagged_by_default_so_they_stay_prepared(
+    gql: GraphQLClient, workspace: Workspace
+) -> None:
+    statements = await _statements_of(gql, workspace.viewer)
+    assert any("signals" in s for s in statements), statements
+    assert not any("request_id" in s for s in statements), statements
 
 
 def test_logs_are_json_lines_with_the_request_id() -> None:
