@@ -2,19 +2,24 @@
 
 from datetime import datetime
 from enum import Enum
+from typing import ClassVar
 
 import strawberry
 from strawberry.scalars import JSON
 
+from schema import rendering
 from schema.context import Info
 from schema.ids import parse_id, to_id
 from schema.pagination import Connection, connection
 from schema.permissions import IsAdmin
+from schema.rendering import RenderedField, RenderedNode
 from server.audit import service as audit_service
 
 
 @strawberry.type(name="AuditEntry")
 class AuditEntryType:
+    rendered: ClassVar[RenderedNode]
+
     id: strawberry.ID
     actor_key_id: strawberry.ID | None
     actor_name: str
@@ -40,6 +45,23 @@ class AuditEntryType:
             variables=JSON(row.variables),
             created_at=row.created_at,
         )
+
+
+AuditEntryType.rendered = RenderedNode(
+    "AuditEntry",
+    {
+        "id": RenderedField(audit_service.AuditEntry.id, rendering.ID),
+        "actorKeyId": RenderedField(audit_service.AuditEntry.actor_key_id, rendering.ID),
+        "actorName": RenderedField(audit_service.AuditEntry.actor_name),
+        "operation": RenderedField(audit_service.AuditEntry.operation),
+        "target": RenderedField(audit_service.AuditEntry.target),
+        "outcome": RenderedField(audit_service.AuditEntry.outcome),
+        "errorCode": RenderedField(audit_service.AuditEntry.error_code),
+        "requestId": RenderedField(audit_service.AuditEntry.request_id),
+        "variables": RenderedField(audit_service.AuditEntry.variables),
+        "createdAt": RenderedField(audit_service.AuditEntry.created_at, rendering.DATE_TIME),
+    },
+)
 
 
 @strawberry.enum
@@ -91,4 +113,11 @@ class AuditQuery:
             workspace_id=info.context.principal.workspace_id,
             filter=filter.to_filter() if filter else None,
         )
-        return await connection(info, listing, AuditEntryType.from_model, first=first, after=after)
+        return await connection(
+            info,
+            listing,
+            AuditEntryType.from_model,
+            first=first,
+            after=after,
+            rendered=AuditEntryType.rendered,
+        )

@@ -12,13 +12,15 @@ goes the general way, and so does a page whose values a serializer refuses, so
 that errors are reported as they always are.
 
 A node type opts in with a ``RenderedNode``: for each scalar field, the column
-it is read from and the serializer of its GraphQL type, which must be exactly
+it is read from and the serializer of its GraphQL type (a null column is null
+whatever the serializer), which must be exactly
 what the type's resolver would return (tests/test_rendering.py compares both
 ways on the same rows).
 """
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from graphql import GraphQLError, GraphQLFloat, GraphQLID, GraphQLInt
@@ -50,9 +52,13 @@ FLOAT: Serializer = GraphQLFloat.serialize
 DATE_TIME: Serializer = _datetime
 
 
-def enum_name(value: Any) -> Any:
-    """An enum field: its member's name (None stays None)."""
-    return None if value is None else value.name
+def enum_of(enum: type[Enum]) -> Serializer:
+    """An enum field whose column holds its members' values: the member's name."""
+
+    def name(value: Any) -> str:
+        return enum(value).name
+
+    return name
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,9 @@ class RenderPlan:
                     edge[key] = self.edge_type_name
                 else:
                     edge[key] = {
-                        name: type_name if position is None else serialize(row[position])
+                        name: type_name
+                        if position is None
+                        else (None if (value := row[position]) is None else serialize(value))
                         for name, position, serialize in node_fields
                     }
             yield edge

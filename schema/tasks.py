@@ -1,15 +1,18 @@
 """Tasks: long operations started by a mutation that returns at once."""
 
 from datetime import datetime
+from typing import ClassVar
 
 import strawberry
 from strawberry.scalars import JSON
 
+from schema import rendering
 from schema.audited import audited_mutation
 from schema.context import Info
 from schema.ids import parse_id, to_id
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
+from schema.rendering import RenderedField, RenderedNode, enum_of
 from server.core.auth import Permission
 from server.core.tasks import service as task_service
 
@@ -18,6 +21,8 @@ TaskStatus = strawberry.enum(task_service.TaskStatus, name="TaskStatus")
 
 @strawberry.type(name="Task")
 class TaskType:
+    rendered: ClassVar[RenderedNode]
+
     id: strawberry.ID
     kind: str
     status: TaskStatus  # type: ignore[valid-type]
@@ -47,6 +52,24 @@ class TaskType:
         )
 
 
+TaskType.rendered = RenderedNode(
+    "Task",
+    {
+        "id": RenderedField(task_service.Task.id, rendering.ID),
+        "kind": RenderedField(task_service.Task.kind),
+        "status": RenderedField(task_service.Task.status, enum_of(task_service.TaskStatus)),
+        "progress": RenderedField(task_service.Task.progress, rendering.FLOAT),
+        "result": RenderedField(task_service.Task.result),
+        "error": RenderedField(task_service.Task.error),
+        "attempts": RenderedField(task_service.Task.attempts, rendering.INT),
+        "cancelRequested": RenderedField(task_service.Task.cancel_requested),
+        "createdAt": RenderedField(task_service.Task.created_at, rendering.DATE_TIME),
+        "startedAt": RenderedField(task_service.Task.started_at, rendering.DATE_TIME),
+        "finishedAt": RenderedField(task_service.Task.finished_at, rendering.DATE_TIME),
+    },
+)
+
+
 @strawberry.type
 class TaskQuery:
     @strawberry.field(permission_classes=[CanRead])
@@ -69,7 +92,9 @@ class TaskQuery:
         listing = task_service.list_tasks(
             workspace_id=info.context.principal.workspace_id, status=status
         )
-        return await connection(info, listing, TaskType.from_model, first=first, after=after)
+        return await connection(
+            info, listing, TaskType.from_model, first=first, after=after, rendered=TaskType.rendered
+        )
 
 
 def started_task(info: Info, task: task_service.Task) -> TaskType:

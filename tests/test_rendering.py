@@ -6,6 +6,7 @@ scalar formats count too. Which way was taken is seen in the SQL: a rendered
 page reads only the columns its selection asks for.
 """
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -73,7 +74,7 @@ async def _ingest(gql: GraphQLClient, workspace: Workspace) -> None:
     assert data["ingestSignals"]["accepted"] == len(_samples())
 
 
-async def _answer(gql: GraphQLClient, key: str, query: str) -> tuple[str, list[str]]:
+async def _answer(gql: GraphQLClient, key: str, query: str, table: str) -> tuple[str, list[str]]:
     statements: list[str] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -86,7 +87,18 @@ async def _answer(gql: GraphQLClient, key: str, query: str) -> tuple[str, list[s
         event.remove(Engine, "after_cursor_execute", capture)
     assert response.status_code == 200
     assert "errors" not in response.json(), response.text
-    return response.text, [s for s in statements if "FROM signals" in s]
+    return response.text, [s for s in statements if f"FROM {table}" in s]
+
+
+async def _assert_rendered_as_executed(
+    gql: GraphQLClient, key: str, query: str, field: str | None, *, table: str, unread: str
+) -> None:
+    """The same answer both ways; only the general way reads column ``unread``."""
+    rendered, rendered_sql = await _answer(gql, key, query, table)
+    general, general_sql = await _answer(gql, key, _forced_general(query, field), table)
+    assert rendered == general
+    assert any(f"{table}.{unread}" in s for s in general_sql), general_sql
+    assert not any(f"{table}.{unread}" in s for s in rendered_sql), rendered_sql
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -95,12 +107,49 @@ async def test_a_rendered_page_answers_what_the_executor_answers(
 ) -> None:
     await _ingest(gql, workspace)
     query, field = CASES[case]
-    rendered, rendered_sql = await _answer(gql, workspace.viewer, query)
-    general, general_sql = await _answer(gql, workspace.viewer, _forced_general(query, field))
-    assert rendered == general
-    assert any("signals.labels" in s for s in general_sql), general_sql
-    if "labels" not in query:
-        assert not any("signals.labels" in s for s in rendered_sql), rendered_sql
+    if "labels" in query:
+        rendered, _ = await _answer(gql, workspace.viewer, query, "signals")
+        general, _ = await _answer(gql, workspace.viewer, _forced_general(query, field), "signals")
+        assert rendered == general
+        return
+    await _assert_rendered_as_executed(
+        gql, workspace.viewer, query, field, table="signals", unread="labels"
+    )
+
+
+TASKS = (
+    "{ tasks(first: 10) { edges { cursor node { __typename id kind status progress result"
+    " error attempts cancelRequested createdAt startedAt finishedAt } } } }"
+)
+AUDIT_LOG = (
+    "{ auditLog(first: 10) { edges { node { id actorKeyId actorName operation target"
+    " outcome errorCode requestId createdAt } } pageInfo { endCursor } } }"
+)
+
+
+async def test_tasks_and_the_audit_log_render_as_executed(
+    gql: GraphQLClient, workspace: Workspace
+) -> None:
+    await _ingest(gql, workspace)
+    for _ in range(3):
+        await gql.data("mutation { startSloSweep { id } }", key=workspace.developer)
+    await _until_tasks_finish(gql, workspace.viewer)
+    await _assert_rendered_as_executed(
+        gql, workspace.viewer, TASKS, "kind", table="tasks", unread="params"
+    )
+    await _assert_rendered_as_executed(
+        gql, workspace.admin, AUDIT_LOG, "target", table="audit_entries", unread="variables"
+    )
+
+
+async def _until_tasks_finish(gql: GraphQLClient, key: str) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            data = await gql.data("{ tasks { edges { node { status } } } }", key=key)
+            statuses = {edge["node"]["status"] for edge in data["tasks"]["edges"]}
+            if len(data["tasks"]["edges"]) == 3 and statuses <= {"SUCCEEDED", "FAILED"}:
+                return
+            await asyncio.sleep(0.05)
 
 
 async def test_the_next_page_follows_a_rendered_cursor(
