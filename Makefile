@@ -66,6 +66,9 @@ bench: $(UV)
 	$(BIN)/python -m bench.escalation
 	$(BIN)/python -m bench.notify
 	$(BIN)/python -m bench.backup
+	@command -v npm >/dev/null || { echo "bench.list needs Node.js and npm" >&2; exit 1; }
+	cd bench/postgraphile && npm ci --no-audit --no-fund
+	$(BIN)/python -m bench.list
 	$(BIN)/python -m bench.forecast
 
 clean:

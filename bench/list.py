@@ -8,17 +8,22 @@ and PostGraphile 4 (npm ``postgraphile``, pinned in bench/postgraphile/) as
 through the same indexes. Both answers are checked to hold the same 100 rows.
 
 1. The samples (``OPSGRAPH_BENCH_LIST_SMALL``, default 100,000) go in through
-   ``ingestSignals`` in batches of 10,000: 20 services of 10 names each, a few
-   label sets, timestamps spread over the last 7 days. Then ANALYZE.
+   ``ingestSignals`` in batches of 10,000, as monitored series produce them: 200
+   series (20 services of 10 names, each with labels of its own), one sample a
+   minute each, going back from now. Then VACUUM ANALYZE.
 2. ``wrk`` loads each server in turn with the list, in alternating rounds, at 8 and
    at 32 connections (``ratio_list_<n>``: opsgraph's requests/s over
    PostGraphile's).
 3. Single requests, one at a time (median of 30 after a warm-up), of
-   ``observabilityOverview``, the list and ``signalSeries`` (one service's name over
-   the last day in 5-minute buckets).
+   ``observabilityOverview``, the list and ``signalSeries`` (one series over the
+   last 6 hours in 5-minute buckets).
 4. The table grows to ``OPSGRAPH_BENCH_LIST_LARGE`` samples (default 10,000,000;
-   same path, 4 concurrent writers), then VACUUM ANALYZE, and step 3 runs again
-   (``growth_<query>``: its time at the large size over its time at the small).
+   same path, 4 concurrent writers): the same series with a longer history (35
+   days instead of 8 hours), as a table grows while it is used. Then VACUUM
+   ANALYZE, and step 3 runs again (``growth_<query>``: its time at the large size
+   over its time at the small). Each query reads as much at either size (the
+   newest 100 rows, 360 samples of a series, the 200 series' summaries), so a
+   growth means a cost that grows with the table.
 
 opsgraph runs as ``opsgraph serve`` (one uvicorn worker) and PostGraphile as one
 Node process, both on loopback. Prints one JSON document to stdout; progress goes
@@ -81,8 +86,13 @@ from bench.graphql_http import (
 
 SERVICES = [f"svc-{n:02d}" for n in range(20)]
 NAMES = [f"metric_{n}" for n in range(10)]
-LABEL_SETS = [{"host": f"host-{h}", "region": region} for h in range(4) for region in ("a", "b")]
-SPAN = timedelta(days=7)
+SERIES = [
+    (service, name, {"host": f"host-{n % 4}", "region": "ab"[n % 2]})
+    for n, (service, name) in enumerate((s, m) for s in SERVICES for m in NAMES)
+]
+INTERVAL = timedelta(minutes=1)
+#: signalSeries reads this much of one series: 360 samples at either size.
+SERIES_WINDOW = timedelta(hours=6)
 BATCH = 10_000
 WRITERS = 4
 PAGE = 100
@@ -108,7 +118,7 @@ OVERVIEW = (
     "{ observabilityOverview { services { service signalCount seriesNames lastSeenAt"
     " openAlerts } } }"
 )
-SERIES = (
+SERIES_QUERY = (
     "query Series($service: String!, $name: String!, $from: DateTime!, $to: DateTime!)"
     " { signalSeries(service: $service, name: $name, from: $from, to: $to, step: 300,"
     " aggregate: AVG) { ts value count } }"
@@ -121,26 +131,36 @@ INGEST = (
 # --- loading -----------------------------------------------------------------------
 
 
-def sample_batch(rng: random.Random, now: datetime, size: int) -> list[dict[str, Any]]:
-    span_s = SPAN.total_seconds()
-    return [
-        {
-            "service": rng.choice(SERVICES),
-            "name": rng.choice(NAMES),
+class History:
+    """Samples as monitored series produce them: each of the ``SERIES`` series (a
+    service's name, with labels of its own) once every ``INTERVAL``, newest first,
+    so that a larger table holds a longer history at the same density."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.produced = 0
+
+    def batch(self, rng: random.Random, size: int) -> list[dict[str, Any]]:
+        first, self.produced = self.produced, self.produced + size
+        return [self._sample(rng, n) for n in range(first, first + size)]
+
+    def _sample(self, rng: random.Random, sequence: int) -> dict[str, Any]:
+        step, series = divmod(sequence, len(SERIES))
+        service, name, labels = SERIES[series]
+        return {
+            "service": service,
+            "name": name,
             "value": round(rng.uniform(0, 1000), 3),
-            "ts": (now - timedelta(seconds=rng.uniform(0, span_s))).isoformat(),
-            "labels": rng.choice(LABEL_SETS),
+            "ts": (self.now - INTERVAL * step).isoformat(),
+            "labels": labels,
         }
-        for _ in range(size)
-    ]
 
 
-async def ingest(server: ServerProcess, count: int, *, seed: int) -> None:
-    """``count`` more samples through ``ingestSignals``, by ``WRITERS`` clients."""
+async def ingest(server: ServerProcess, history: History, count: int, *, seed: int) -> None:
+    """``count`` more (older) samples through ``ingestSignals``, by ``WRITERS`` clients."""
     batches = asyncio.Queue[int]()
     for start in range(0, count, BATCH):
         batches.put_nowait(min(BATCH, count - start))
-    now = datetime.now(UTC) - timedelta(minutes=1)
     started = time.monotonic()
 
     async def writer(number: int) -> None:
@@ -148,7 +168,7 @@ async def ingest(server: ServerProcess, count: int, *, seed: int) -> None:
         async with _client(server) as client:
             while not batches.empty():
                 size = batches.get_nowait()
-                data = await _graphql(client, INGEST, {"signals": sample_batch(rng, now, size)})
+                data = await _graphql(client, INGEST, {"signals": history.batch(rng, size)})
                 if data["ingestSignals"]["accepted"] != size:
                     raise BenchError(f"ingestSignals accepted {data} of {size}")
 
@@ -342,7 +362,7 @@ async def time_queries(opsgraph: ServerProcess) -> dict[str, float]:
     series_variables = {
         "service": LISTED_SERVICE,
         "name": NAMES[3],
-        "from": (now - timedelta(days=1)).isoformat(),
+        "from": (now - SERIES_WINDOW).isoformat(),
         "to": now.isoformat(),
     }
     async with _client(opsgraph) as client:
@@ -352,7 +372,7 @@ async def time_queries(opsgraph: ServerProcess) -> dict[str, float]:
         return {
             "observability_overview": await single_request_ms(client, OVERVIEW, {}),
             "list": await single_request_ms(client, OPSGRAPH_LIST, {"service": LISTED_SERVICE}),
-            "signal_series": await single_request_ms(client, SERIES, series_variables),
+            "signal_series": await single_request_ms(client, SERIES_QUERY, series_variables),
         }
 
 
@@ -413,7 +433,8 @@ async def main() -> None:
     large: dict[str, float] | None = None
     with tempfile.TemporaryDirectory(prefix="opsgraph-bench-") as scratch:
         async with fresh_database() as database, opsgraph_server(database) as opsgraph:
-            await ingest(opsgraph, small_size, seed=1)
+            history = History(datetime.now(UTC) - timedelta(minutes=1))
+            await ingest(opsgraph, history, small_size, seed=1)
             await vacuum_analyze(database)
             workspace_id = await workspace_of_admin(database)
             async with postgraphile_server(database) as postgraphile:
@@ -423,7 +444,7 @@ async def main() -> None:
             small = await time_queries(opsgraph)
             print(f"single requests at {small_size}: {small}", file=sys.stderr)
             if large_size > small_size:
-                await ingest(opsgraph, large_size - small_size, seed=2)
+                await ingest(opsgraph, history, large_size - small_size, seed=2)
                 await vacuum_analyze(database)
                 large = await time_queries(opsgraph)
                 print(f"single requests at {large_size}: {large}", file=sys.stderr)
