@@ -2,14 +2,16 @@
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 from strawberry.types.arguments import InputContext
 from strawberry.types.base import get_object_definition
+from strawberry.utils.str_converters import to_snake_case
 
+from schema import rendering
 from schema.alert_enums import AlertSource, AlertStatus, Severity
 from schema.audited import audited_mutation
 from schema.context import Context, Info
@@ -18,6 +20,7 @@ from schema.ids import parse_id, to_id
 from schema.matchers import MatcherInput, to_matchers
 from schema.pagination import Connection, connection
 from schema.permissions import CanRead
+from schema.rendering import RenderedField, RenderedNode, enum_of
 from server.alerts import service as alerts
 from server.core.auth import Permission
 from server.core.events.service import EventRecord
@@ -108,6 +111,8 @@ async def _load_timelines(context: Context, alert_ids: list[int]) -> list[list[E
 
 @strawberry.type(name="Alert")
 class AlertType:
+    rendered: ClassVar[RenderedNode]
+
     id: strawberry.ID
     fingerprint: str
     service: str
@@ -196,6 +201,30 @@ class AlertType:
         )
 
 
+def _alert_fields() -> dict[str, RenderedField]:
+    alert = alerts.Alert
+    times = "firstFiredAt lastFiredAt acknowledgedAt resolvedAt closedAt timeoutEscalatedAt endsAt"
+    plain = (
+        "fingerprint service summary labels silenced noiseSuppressed acknowledgedBy"
+        " resolvedBy closedBy inhibited needsPostmortem annotations generatorUrl"
+    )
+    fields = {
+        "id": RenderedField(alert.id, rendering.ID),
+        "severity": RenderedField(alert.severity, enum_of(alerts.Severity)),
+        "status": RenderedField(alert.status, enum_of(alerts.AlertStatus)),
+        "source": RenderedField(alert.source, enum_of(alerts.AlertSource)),
+        "occurrenceCount": RenderedField(alert.occurrence_count, rendering.INT),
+    }
+    for name in times.split():
+        fields[name] = RenderedField(getattr(alert, to_snake_case(name)), rendering.DATE_TIME)
+    for name in plain.split():
+        fields[name] = RenderedField(getattr(alert, to_snake_case(name)))
+    return fields
+
+
+AlertType.rendered = RenderedNode("Alert", _alert_fields())
+
+
 @strawberry.type
 class SlaOverview:
     from_: datetime = strawberry.field(name="from")
@@ -254,7 +283,14 @@ class AlertQuery:
                 workspace_id=context.principal.workspace_id,
                 filter_=(filter or AlertFilter()).to_filter(),
             )
-        return await connection(info, listing, AlertType.from_model, first=first, after=after)
+        return await connection(
+            info,
+            listing,
+            AlertType.from_model,
+            first=first,
+            after=after,
+            rendered=AlertType.rendered,
+        )
 
     @strawberry.field(permission_classes=[CanRead])
     async def alert(self, info: Info, id: strawberry.ID) -> AlertType | None:

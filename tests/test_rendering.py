@@ -175,3 +175,39 @@ async def test_the_next_page_follows_a_rendered_cursor(
     )
     assert seen == [edge["node"]["id"] for edge in everything["signals"]["edges"]]
     assert len(seen) == len(_samples())
+
+
+ALERTS = (
+    "{ alerts(first: 10) { edges { cursor node { id fingerprint service summary severity"
+    " status source occurrenceCount silenced noiseSuppressed firstFiredAt lastFiredAt"
+    " acknowledgedAt acknowledgedBy resolvedAt resolvedBy closedAt closedBy"
+    " timeoutEscalatedAt inhibited needsPostmortem annotations generatorUrl endsAt } } } }"
+)
+RAISE = "mutation($a: [AlertInput!]!) { raiseAlerts(inputs: $a) { id } }"
+
+
+async def test_alerts_render_as_executed(gql: GraphQLClient, workspace: Workspace) -> None:
+    inputs: list[dict[str, Any]] = [
+        {"service": "api", "summary": "disk ✓ full", "severity": "PAGE", "labels": {"n": "1"}},
+        {
+            "service": "db",
+            "summary": "slow",
+            "severity": "WARNING",
+            "fingerprint": "db-slow",
+            "annotations": {"runbook_url": "https://runbooks.example/db"},
+            "generatorUrl": "https://prometheus.example/graph",
+            "endsAt": (START + timedelta(hours=1)).isoformat(),
+        },
+        {"service": "web", "summary": "5xx", "severity": "INFO", "source": "RULE"},
+    ]
+    raised = await gql.data(RAISE, {"a": inputs}, key=workspace.developer)
+    await gql.data(RAISE, {"a": inputs[1:2]}, key=workspace.developer)
+    first = raised["raiseAlerts"][0]["id"]
+    await gql.data(
+        "mutation($id: ID!) { acknowledgeAlert(id: $id) { id } }",
+        {"id": first},
+        key=workspace.developer,
+    )
+    await _assert_rendered_as_executed(
+        gql, workspace.viewer, ALERTS, "summary", table="alerts", unread="labels"
+    )
