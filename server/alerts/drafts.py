@@ -1,5 +1,6 @@
 """Checking what a source raises: an alert draft, valid or refused as a whole batch."""
 
+import functools
 import hashlib
 import json
 import re
@@ -39,6 +40,8 @@ MAX_ANNOTATIONS = 64
 MAX_ANNOTATION_NAME = 200
 MAX_ANNOTATION_VALUE = 10_000
 MAX_GENERATOR_URL = 2048
+#: Label sets whose default fingerprints are remembered (the most recently used).
+FINGERPRINT_CACHE_SIZE = 4096
 #: Fingerprints of alerts opsgraph raises itself (``slo:<policy>:<pair>``).
 RESERVED_PREFIX = "slo:"
 _FINGERPRINT = re.compile(r"[\x21-\x7e]{1,128}")
@@ -85,8 +88,14 @@ class AlertDraft:
 
 
 def default_fingerprint(service: str, labels: dict[str, str]) -> str:
-    """A stable hash of the service and the sorted labels."""
-    canonical = json.dumps([service, sorted(labels.items())], separators=(",", ":"))
+    """A stable hash of the service and the sorted labels; remembered per label
+    set, as sources raise the same alerts again and again."""
+    return _fingerprint_of(service, tuple(sorted(labels.items())))
+
+
+@functools.lru_cache(maxsize=FINGERPRINT_CACHE_SIZE)
+def _fingerprint_of(service: str, labels: tuple[tuple[str, str], ...]) -> str:
+    canonical = json.dumps([service, labels], separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

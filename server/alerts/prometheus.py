@@ -14,6 +14,7 @@ URL and ``endsAt``: one that stops coming is resolved once that passes
 (``expiry``).
 """
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,7 +48,6 @@ __all__ = [
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK = (1 << 64) - 1
-_SEPARATOR = 0xFF
 _FINGERPRINT_HEX = frozenset("0123456789abcdef")
 
 #: Label values (lower-cased) read as each severity; others get the default.
@@ -81,13 +81,22 @@ class IntakeOutcome:
 
 
 def labelset_fingerprint(labels: dict[str, str]) -> str:
-    """Alertmanager's fingerprint of a label set (Prometheus' ``model.LabelSet``)."""
+    """Alertmanager's fingerprint of a label set (Prometheus' ``model.LabelSet``).
+
+    Remembered per label set: senders repeat the same alerts every evaluation,
+    and FNV-1a in Python is a loop over every byte."""
+    return _sorted_labelset_fingerprint(tuple(sorted(labels.items())))
+
+
+@functools.lru_cache(maxsize=drafts.FINGERPRINT_CACHE_SIZE)
+def _sorted_labelset_fingerprint(pairs: tuple[tuple[str, str], ...]) -> str:
+    separator = b"\xff"
+    encoded = b"".join(
+        name.encode() + separator + value.encode() + separator for name, value in pairs
+    )
     value = _FNV_OFFSET
-    for name in sorted(labels):
-        for part in (name, labels[name]):
-            for byte in part.encode():
-                value = ((value ^ byte) * _FNV_PRIME) & _MASK
-            value = ((value ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+    for byte in encoded:
+        value = ((value ^ byte) * _FNV_PRIME) & _MASK
     return f"{value:016x}"
 
 

@@ -14,11 +14,11 @@ through this module alone: it re-exports the drafts they raise and what they do
 to their open alerts besides (``automation``).
 """
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -144,6 +144,10 @@ _UPSERT_AND_LOG = text(
 ).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
+def _json_text(document: dict[str, str]) -> str:
+    return orjson.dumps(document).decode()
+
+
 def _upsert_values(workspace_id: int, raises: list[_Raise], now: datetime) -> Any:
     """The SQLite form: a multi-row INSERT .. ON CONFLICT to the same effect (SQLite
     has no arrays; its writes are serialised, so the events follow in Python)."""
@@ -192,11 +196,11 @@ async def _upsert(
         "severities": [r.draft.severity.value for r in raises],
         "services": [r.draft.service for r in raises],
         "summaries": [r.draft.summary for r in raises],
-        "labels": [json.dumps(r.draft.labels) for r in raises],
+        "labels": [_json_text(r.draft.labels) for r in raises],
         "occurrences": [r.occurrences for r in raises],
         "silenced": [r.silenced for r in raises],
         "inhibited": [r.draft.inhibited for r in raises],
-        "annotations": [json.dumps(r.draft.annotations) for r in raises],
+        "annotations": [_json_text(r.draft.annotations) for r in raises],
         "generator_urls": [r.draft.generator_url for r in raises],
         "ends_at": [r.draft.ends_at for r in raises],
     }
@@ -231,7 +235,9 @@ async def raise_alerts(
     """Store a validated batch; returns the alert of each draft, in order."""
     silencers = await silences.silencing_rules(session, workspace_id=workspace_id, now=now)
     raises = [
-        _Raise(draft, count, silences.silenced_by(silencers, draft.match_labels))
+        _Raise(
+            draft, count, bool(silencers) and silences.silenced_by(silencers, draft.match_labels)
+        )
         for _fingerprint, (draft, count) in sorted(_collapse(drafts).items())
     ]
     silenced_before = await _already_silenced(

@@ -1,11 +1,13 @@
 """Database plumbing: the declarative base, column types, engine and transactions."""
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -92,15 +94,26 @@ def _tag_statements_with_request_id(engine: AsyncEngine) -> None:
         return f"/* request_id={request_id} */ {statement}", parameters
 
 
+def _json_loads(document: str | bytes) -> Any:
+    """Read a stored JSON document: orjson, several times faster than ``json``;
+    ``json`` for what orjson refuses (integers beyond 64 bits, ``NaN``)."""
+    try:
+        return orjson.loads(document)
+    except orjson.JSONDecodeError:
+        return json.loads(document)
+
+
 def create_engine(url: str, *, pool_size: int = 10, request_comments: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, json_deserializer=_json_loads)
         _configure_sqlite(engine)
     else:
         # No pre-ping: it cost every checkout three round trips (BEGIN, a query,
         # ROLLBACK). A connection found dead when used fails that one statement,
         # and SQLAlchemy then discards every connection pooled before it.
-        engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, json_deserializer=_json_loads
+        )
     if request_comments:
         _tag_statements_with_request_id(engine)
     return engine

@@ -75,6 +75,8 @@ def notifiable(payload: dict[str, Any]) -> bool:
 
 
 async def _noise_suppressed(session: AsyncSession, alert_ids: list[int]) -> set[int]:
+    if not alert_ids:
+        return set()
     rows = await session.scalars(
         select(Event.subject_id).where(
             Event.stream == Stream.ALERT.value,
@@ -124,11 +126,13 @@ async def dispatch_batch(
         ).all()
         if not fired:
             return Dispatched()
-        suppressed = await _noise_suppressed(
-            session, [event.subject_id for event in fired if event.subject_id is not None]
-        )
         by_workspace = await routes.enabled_routes(
             session, workspace_ids=sorted({event.workspace_id for event in fired})
+        )
+        # With no route to notify, the batch only moves the checkpoint.
+        routed = [event for event in fired if by_workspace[event.workspace_id]]
+        suppressed = await _noise_suppressed(
+            session, [event.subject_id for event in routed if event.subject_id is not None]
         )
         drafts = [
             messages.MessageDraft(
@@ -141,7 +145,7 @@ async def dispatch_batch(
                 route_name=route.name,
                 source_event_seq=event.seq,
             )
-            for event in fired
+            for event in routed
             if notifiable(event.payload) and event.subject_id not in suppressed
             for route in by_workspace[event.workspace_id]
             if route.created_at <= event.occurred_at and routes.matches(route, event.payload)
