@@ -42,8 +42,10 @@ MAX_ANNOTATION_VALUE = 10_000
 MAX_GENERATOR_URL = 2048
 #: Label sets whose default fingerprints are remembered (the most recently used).
 FINGERPRINT_CACHE_SIZE = 4096
-#: Fingerprints of alerts opsgraph raises itself (``slo:<policy>:<pair>``).
-RESERVED_PREFIX = "slo:"
+#: Fingerprints of alerts opsgraph raises itself (``slo:<policy>:<pair>``,
+#: ``capacity:<policy>``), by who raises them: a client's raise of one would
+#: deduplicate into, and take over, that alert.
+RESERVED_PREFIXES = {"slo:": "SLO evaluator", "capacity:": "capacity forecasts"}
 _FINGERPRINT = re.compile(r"[\x21-\x7e]{1,128}")
 _GENERATOR_URL = re.compile(r"https?://[^\s/?#]", re.IGNORECASE)
 
@@ -112,14 +114,16 @@ def validate_draft(item: AlertInputLike, *, field: str, now: datetime | None = N
     except InvalidLabels as error:
         raise InvalidInput(str(error), field=f"{field}.labels") from error
     fingerprint = item.fingerprint
-    if item.source == AlertSource.SLO or (fingerprint or "").startswith(RESERVED_PREFIX):
-        # Only the SLO evaluator raises these: a client's raise would take over an
-        # SLO's alert (the fingerprint deduplicates).
+    if item.source == AlertSource.SLO:
         raise InvalidInput(
-            f"source SLO and fingerprints starting with {RESERVED_PREFIX!r} are reserved "
-            "for opsgraph's SLO evaluator",
-            field=f"{field}.source" if item.source == AlertSource.SLO else f"{field}.fingerprint",
+            "source SLO is reserved for opsgraph's SLO evaluator", field=f"{field}.source"
         )
+    for prefix, owner in RESERVED_PREFIXES.items():
+        if (fingerprint or "").startswith(prefix):
+            raise InvalidInput(
+                f"fingerprints starting with {prefix!r} are reserved for opsgraph's {owner}",
+                field=f"{field}.fingerprint",
+            )
     if fingerprint is None:
         fingerprint = default_fingerprint(item.service, labels)
     elif not _FINGERPRINT.fullmatch(fingerprint):

@@ -658,9 +658,10 @@ async def test_raised_events_carry_the_same_payload_as_every_other_alert_event(
     [
         pytest.param({"fingerprint": "slo:1:1h/5m"}, "input.fingerprint", id="fingerprint"),
         pytest.param({"source": "SLO"}, "input.source", id="source"),
+        pytest.param({"fingerprint": "capacity:7"}, "input.fingerprint", id="capacity"),
     ],
 )
-async def test_slo_fingerprints_and_source_are_reserved_for_the_evaluator(
+async def test_fingerprints_and_the_source_of_opsgraphs_own_alerts_are_reserved(
     gql: GraphQLClient, workspace: Workspace, reserved: dict[str, Any], field: str
 ) -> None:
     """Else a client's raise would deduplicate into, and take over, an SLO's alert."""
