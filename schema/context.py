@@ -53,6 +53,9 @@ class Context(BaseContext):
         self._reader_lock = asyncio.Lock()
         self._closed = False
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
+        #: A session was handed out: an answer without an outage error then shows
+        #: the database reachable.
+        self.used_database = False
 
     @property
     def principal(self) -> Principal:
@@ -75,6 +78,7 @@ class Context(BaseContext):
         concurrently, so its use is serialised. A websocket context serves many
         operations over a long time, so it opens a short session each time.
         """
+        self.used_database = True
         writer = _unit_of_work.get()
         if writer is not None:
             yield writer.session

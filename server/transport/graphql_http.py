@@ -173,12 +173,15 @@ class GraphQLEndpoint:
             response.status_code = 503
             response.headers["Retry-After"] = self._retry_after
         elif self._services.dependencies.database.is_down:
-            await self._probe_database()
+            if context.used_database:
+                self._services.dependencies.database.succeeded()
+            else:
+                await self._probe_database()
         return response
 
     async def _probe_database(self) -> None:
-        """Notice the end of an outage without waiting for the next poll: at most
-        once a second while the database is marked down."""
+        """Notice the end of an outage without waiting for the next poll, from an
+        answer that needed no database: at most once a second while it is marked down."""
         now = time.monotonic()
         if now < self._next_probe:
             return
