@@ -28,7 +28,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from schema.engine.execution import Prerendered
 from schema.scalars import DATETIME
-from server.core.pagination import Column, OrderColumns, RowPage
+from server.core.pagination import Column, OrderColumns, RowPage, position_of
 
 Serializer = Callable[[Any], Any]
 
@@ -102,7 +102,7 @@ class RenderedNode:
             return None
         columns = list(order)
         for _, field in node_fields:
-            if field is not None and field.column not in columns:
+            if field is not None and not any(c is field.column for c in columns):
                 columns.append(field.column)
         return RenderPlan.of(leaves, node_fields, columns, self)
 
@@ -132,7 +132,7 @@ class RenderPlan:
             node_fields=[
                 (key, None, AS_IS)
                 if field is None
-                else (key, columns.index(field.column), field.serialize)
+                else (key, position_of(field.column, columns), field.serialize)
                 for key, field in node_fields
             ],
             type_name=node.type_name if node else "",

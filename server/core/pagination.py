@@ -116,6 +116,15 @@ async def paginate(
     )
 
 
+def position_of(column: Column, columns: Sequence[Column]) -> int:
+    """Where ``column`` is in ``columns``, by identity (``==`` on a column builds an
+    SQL expression); ValueError if it is not there."""
+    for position, candidate in enumerate(columns):
+        if candidate is column:
+            return position
+    raise ValueError(f"{column} is not among the columns")
+
+
 @dataclass(frozen=True)
 class RowPage:
     """A page as rows of some columns; cursors are encoded only when asked for."""
@@ -148,7 +157,7 @@ async def paginate_columns(
     return RowPage(
         rows=rows[: request.first],
         has_next_page=len(rows) > request.first,
-        order_positions=[columns.index(column) for column in order],
+        order_positions=[position_of(column, columns) for column in order],
     )
 
 
