@@ -896,10 +896,14 @@ def _target_report(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def run(plan: Plan, redis_url: str) -> dict[str, Any]:
-    settings = {"OPSGRAPH_REDIS_URL": redis_url}
     environment = environment_summary()
     results: list[dict[str, Any]] = []
     for subscribers in plan.subscriber_counts:
+        # Every subscriber uses the benchmark's one key, whose websocket limit is raised.
+        settings = {
+            "OPSGRAPH_REDIS_URL": redis_url,
+            "OPSGRAPH_MAX_WEBSOCKET_CONNECTIONS_PER_KEY": str(subscribers),
+        }
         async with fresh_database() as database, opsgraph_server(database, settings=settings) as s:
             log(f"{subscribers} subscribers: server pid {s.pid} on {s.base_url}")
             result = await run_count(s, database, subscribers, plan)
@@ -956,7 +960,11 @@ async def run(plan: Plan, redis_url: str) -> dict[str, Any]:
             "command": "opsgraph serve",
             "workers": 1,
             "bus": redis_url,
-            "settings": {"OPSGRAPH_RATE_LIMIT_PER_MINUTE": "0", "OPSGRAPH_LOG_LEVEL": "WARNING"},
+            "settings": {
+                "OPSGRAPH_RATE_LIMIT_PER_MINUTE": "0",
+                "OPSGRAPH_LOG_LEVEL": "WARNING",
+                "OPSGRAPH_MAX_WEBSOCKET_CONNECTIONS_PER_KEY": "the subscriber count",
+            },
             "fresh_database_and_server_per_subscriber_count": True,
         },
         "environment": environment,
