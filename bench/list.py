@@ -3,9 +3,10 @@
 The list is the newest 100 signals of one service with 4 fields. opsgraph serves it
 as ``signals(filter: {service}, first: 100) { edges { node { id name value ts } } }``
 and PostGraphile 4 (npm ``postgraphile``, pinned in bench/postgraphile/) as
-``allSignals(condition: {service}, orderBy: [TS_DESC, ID_DESC], first: 100)
-{ nodes { id name value ts } }`` on the same database, so both read the same rows
-through the same indexes. Both answers are checked to hold the same 100 rows.
+``allSignals(condition: {workspaceId, service}, orderBy: [TS_DESC, ID_DESC],
+first: 100) { nodes { id name value ts } }`` on the same database (the condition
+names the workspace, as opsgraph's query does), so both read the same rows through
+the same indexes. Both answers are checked to hold the same 100 rows.
 
 1. The samples (``OPSGRAPH_BENCH_LIST_SMALL``, default 100,000) go in through
    ``ingestSignals`` in batches of 10,000, as monitored series produce them: 200
