@@ -9,15 +9,12 @@ slot leaks. On the embedded default (one process) the slots are this process's
 memory.
 
 When Redis cannot be reached, connections are admitted (fail open, as the rate
-limiter does): the outage is logged once (``server.core.outages``), each
-connection let in is counted in ``opsgraph_websocket_slots_fail_open_total``,
-and Redis is asked again at most once a second meanwhile.
+limiter does: ``server.core.shared_counts``), each counted in
+``opsgraph_websocket_slots_fail_open_total``.
 """
 
 import asyncio
 import contextlib
-import hashlib
-import time
 from typing import Protocol
 
 from prometheus_client import Counter
@@ -27,15 +24,18 @@ from redis.exceptions import RedisError
 from server.core import metrics
 from server.core.outages import Dependency
 from server.core.settings import Settings
+from server.core.shared_counts import (
+    FailOpen,
+    deployment_namespace,
+    quick_redis,
+    uses_redis,
+)
 
 fail_open = Counter(
     "opsgraph_websocket_slots_fail_open_total",
     "Websocket connections admitted without counting because Redis could not be reached.",
     registry=metrics.registry,
 )
-
-REDIS_TIMEOUT_SECONDS = 0.25
-RETRY_REDIS_SECONDS = 1.0
 
 #: KEYS[1]: the key's set; ARGV: connection id, most connections, lease in ms.
 #: Drops expired leases, then admits (1) or refuses (0), on Redis' own clock.
@@ -121,11 +121,7 @@ class RedisSlots:
     leased = True
 
     def __init__(self, url: str, *, lease_seconds: float) -> None:
-        self._redis: Redis = Redis.from_url(
-            url,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        )
+        self._redis: Redis = quick_redis(url)
         self._lease_ms = max(1, round(lease_seconds * 1000))
         self._admit = self._redis.register_script(ADMIT_SCRIPT)
         self._renew = self._redis.register_script(RENEW_SCRIPT)
@@ -164,8 +160,7 @@ class ConnectionSlots:
         self._store = store
         self._lease_seconds = lease_seconds
         self._prefix = f"opsgraph:ws-slots:{namespace}:key"
-        self._redis = redis
-        self._skip_until = 0.0
+        self._fail_open = FailOpen(fail_open, redis)
         self._held: dict[str, set[str]] = {}
         self._renewer: asyncio.Task[None] | None = None
 
@@ -173,10 +168,10 @@ class ConnectionSlots:
     def from_settings(cls, settings: Settings, *, redis: Dependency) -> "ConnectionSlots":
         """Slots in Redis when the bus is Redis, namespaced by a digest of the
         database URL as the rate limiter's buckets are."""
-        namespace = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+        namespace = deployment_namespace(settings)
         limit = settings.max_websocket_connections_per_key
         lease = settings.websocket_slot_lease_seconds
-        if settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        if uses_redis(settings):
             store = RedisSlots(settings.redis_url, lease_seconds=lease)
             return cls(store, limit=limit, lease_seconds=lease, namespace=namespace, redis=redis)
         return cls(MemorySlots(), limit=limit, lease_seconds=lease, namespace=namespace)
@@ -184,15 +179,14 @@ class ConnectionSlots:
     async def acquire(self, key_id: int, connection_id: str) -> bool:
         """Take a slot of the key for this connection; False when it has none left."""
         key = f"{self._prefix}:{key_id}"
-        if time.monotonic() < self._skip_until:
-            fail_open.inc()
+        if self._fail_open.skipping():
             return True
         try:
             admitted = await self._store.admit(key, connection_id, self.limit)
         except (RedisError, OSError) as error:
-            self._fail_open(error)
+            self._fail_open.opened(error)
             return True
-        self._succeeded()
+        self._fail_open.succeeded()
         if admitted:
             self._held.setdefault(key, set()).add(connection_id)
             if self._store.leased:
@@ -210,7 +204,7 @@ class ConnectionSlots:
         try:
             await self._store.release(key, connection_id)
         except (RedisError, OSError) as error:
-            self._failed(error)  # its lease runs out instead
+            self._fail_open.failed(error)  # its lease runs out instead
 
     async def close(self) -> None:
         if self._renewer is not None:
@@ -232,19 +226,6 @@ class ConnectionSlots:
             try:
                 await self._store.renew({key: set(ids) for key, ids in self._held.items()})
             except (RedisError, OSError) as error:
-                self._failed(error)
+                self._fail_open.failed(error)
             else:
-                self._succeeded()
-
-    def _fail_open(self, error: BaseException) -> None:
-        fail_open.inc()
-        self._skip_until = time.monotonic() + RETRY_REDIS_SECONDS
-        self._failed(error)
-
-    def _failed(self, error: BaseException) -> None:
-        if self._redis is not None:
-            self._redis.failed(error)
-
-    def _succeeded(self) -> None:
-        if self._redis is not None:
-            self._redis.succeeded()
+                self._fail_open.succeeded()

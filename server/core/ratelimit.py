@@ -10,13 +10,11 @@ one atomic script per request, so N replicas allow the limit once, not N
 times; in this process's memory on the embedded default (one process).
 
 Redis' own clock times the buckets, so replicas agree whatever their clocks
-say. When Redis cannot be reached, requests are let through (fail open): the
-outage is logged once (``server.core.outages``), each request let through is
-counted in ``opsgraph_rate_limit_fail_open_total``, and Redis is asked again at
-most once a second meanwhile, so an unreachable Redis costs requests no waiting.
+say. When Redis cannot be reached, requests are let through (fail open,
+``server.core.shared_counts``), each counted in
+``opsgraph_rate_limit_fail_open_total``.
 """
 
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +30,12 @@ from server.core.auth import Principal
 from server.core.gcra import RATE_LIMIT_SCRIPT, Bucket, Verdict, decide, seconds_up
 from server.core.outages import Dependency
 from server.core.settings import Settings
+from server.core.shared_counts import (
+    FailOpen,
+    deployment_namespace,
+    quick_redis,
+    uses_redis,
+)
 
 fail_open = Counter(
     "opsgraph_rate_limit_fail_open_total",
@@ -45,8 +49,6 @@ refused = Counter(
     registry=metrics.registry,
 )
 
-REDIS_TIMEOUT_SECONDS = 0.25
-RETRY_REDIS_SECONDS = 1.0
 MEMORY_PRUNE_AT = 100_000
 
 
@@ -106,11 +108,7 @@ class RedisBuckets:
     """The buckets of every replica, in Redis, one script call per request."""
 
     def __init__(self, url: str) -> None:
-        self._redis: Redis = Redis.from_url(
-            url,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        )
+        self._redis: Redis = quick_redis(url)
         self._script = self._redis.register_script(RATE_LIMIT_SCRIPT)
 
     async def take(self, checks: Sequence[Check], cost: int) -> list[Verdict]:
@@ -176,16 +174,15 @@ class RateLimiter:
         self.budgets = budgets
         self._store = store
         self._namespace = namespace
-        self._redis = redis
-        self._skip_until = 0.0
+        self._fail_open = FailOpen(fail_open, redis)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, redis: Dependency) -> "RateLimiter":
         """Buckets in Redis when the bus is Redis; keys carry a digest of the
         database URL, so deployments sharing one Redis keep apart budgets."""
-        namespace = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+        namespace = deployment_namespace(settings)
         budgets = Budgets.from_settings(settings)
-        if settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        if uses_redis(settings):
             return cls(budgets, RedisBuckets(settings.redis_url), namespace=namespace, redis=redis)
         return cls(budgets, MemoryBuckets(), namespace=namespace)
 
@@ -221,16 +218,14 @@ class RateLimiter:
     ) -> RateLimitStatus | None:
         if not checks:
             return None
-        if time.monotonic() < self._skip_until:
-            fail_open.inc()
+        if self._fail_open.skipping():
             return None
         try:
             verdicts = await self._store.take(checks, cost)
         except (RedisError, OSError) as error:
-            self._fail_open(error)
+            self._fail_open.opened(error)
             return None
-        if self._redis is not None:
-            self._redis.succeeded()
+        self._fail_open.succeeded()
         status = _tightest(verdicts)
         if not status.allowed:
             metrics.child(refused, kind.value).inc()
@@ -245,12 +240,6 @@ class RateLimiter:
         if workspace_bucket is not None:
             checks.append((f"{prefix}:workspace:{principal.workspace_id}:{kind}", workspace_bucket))
         return checks
-
-    def _fail_open(self, error: BaseException) -> None:
-        fail_open.inc()
-        self._skip_until = time.monotonic() + RETRY_REDIS_SECONDS
-        if self._redis is not None:
-            self._redis.failed(error)
 
     async def close(self) -> None:
         await self._store.close()

@@ -1,0 +1,67 @@
+"""What the counts shared by every replica (rate-limit buckets, websocket slots) share.
+
+They live in Redis when the bus is Redis (``uses_redis``), in keys namespaced by
+the deployment (``deployment_namespace``), through a client that gives up within
+a quarter of a second (``quick_redis``). When Redis cannot be reached they let
+work through rather than refuse it (``FailOpen``): the outage is logged once
+(``server.core.outages``), each pass is counted in a metric, and Redis is asked
+again at most once a second meanwhile, so an unreachable Redis costs no waiting.
+"""
+
+import hashlib
+import time
+
+from prometheus_client import Counter
+from redis.asyncio import Redis
+
+from server.core.outages import Dependency
+from server.core.settings import Settings
+
+REDIS_TIMEOUT_SECONDS = 0.25
+RETRY_REDIS_SECONDS = 1.0
+
+
+def uses_redis(settings: Settings) -> bool:
+    return settings.redis_url.startswith(("redis://", "rediss://", "unix://"))
+
+
+def deployment_namespace(settings: Settings) -> str:
+    """A digest of the database URL: deployments sharing one Redis keep apart counts."""
+    return hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+
+
+def quick_redis(url: str) -> Redis:
+    return Redis.from_url(
+        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+    )
+
+
+class FailOpen:
+    """Lets work through while Redis cannot be reached, counting each pass in ``passes``."""
+
+    def __init__(self, passes: Counter, redis: Dependency | None) -> None:
+        self._passes = passes
+        self._redis = redis
+        self._skip_until = 0.0
+
+    def skipping(self) -> bool:
+        """True (and the pass counted) while Redis is left alone after a failure."""
+        if time.monotonic() < self._skip_until:
+            self._passes.inc()
+            return True
+        return False
+
+    def opened(self, error: BaseException) -> None:
+        """Redis failed a call whose work goes through anyway: count the pass and
+        leave Redis alone for a while."""
+        self._passes.inc()
+        self._skip_until = time.monotonic() + RETRY_REDIS_SECONDS
+        self.failed(error)
+
+    def failed(self, error: BaseException) -> None:
+        if self._redis is not None:
+            self._redis.failed(error)
+
+    def succeeded(self) -> None:
+        if self._redis is not None:
+            self._redis.succeeded()
