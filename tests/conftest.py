@@ -85,21 +85,41 @@ async def backend(
         path = tmp_path_factory.mktemp("sqlite") / "opsgraph.db"
         yield Backend("sqlite", f"sqlite+aiosqlite:///{path}", "memory://")
         return
-    admin_url = make_url(os.environ["OPSGRAPH_TEST_DATABASE_URL"])
-    name = f"opsgraph_test_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
+    server_url = os.environ["OPSGRAPH_TEST_DATABASE_URL"]
+    async with new_postgres_database(server_url, "opsgraph_test") as url:
         yield Backend(
-            "postgresql",
-            admin_url.set(database=name).render_as_string(hide_password=False),
-            os.environ.get("OPSGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "postgresql", url, os.environ.get("OPSGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
         )
+
+
+@asynccontextmanager
+async def new_postgres_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """The URL of a new, empty database ``<prefix>_<random>`` on the PostgreSQL
+    server of ``server_url``, dropped afterwards."""
+    admin_url = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
         async with admin.connect() as connection:
             await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+@asynccontextmanager
+async def fresh_database_url(
+    backend: Backend, directory: Path | str, prefix: str
+) -> AsyncIterator[str]:
+    """The URL of a new, empty database of the backend's kind: a file in
+    ``directory`` on SQLite, a database of its own on PostgreSQL."""
+    if backend.name == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory}/{prefix}.db"
+        return
+    async with new_postgres_database(backend.database_url, prefix) as url:
+        yield url
 
 
 def make_settings(backend: Backend, **overrides: object) -> Settings:

@@ -8,19 +8,15 @@ on a database created for the module and dropped after it.
 """
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
 import uvicorn
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from server.transport.app import create_app
 from server.transport.cli import bootstrap, migrate
-from tests.conftest import Backend, free_port, make_settings
+from tests.conftest import Backend, free_port, fresh_database_url, make_settings
 
 
 @dataclass(frozen=True)
@@ -29,31 +25,12 @@ class FreshServer:
     admin_key: str
 
 
-@asynccontextmanager
-async def fresh_database(backend: Backend, directory: str) -> AsyncIterator[str]:
-    """The URL of a new, empty database on the backend's server."""
-    if backend.name == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory}/opsgraph.db"
-        return
-    server_url = make_url(backend.database_url)
-    name = f"opsgraph_examples_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
 @pytest.fixture(scope="module")
 async def fresh_server(
     backend: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[FreshServer]:
     directory = str(tmp_path_factory.mktemp("examples"))
-    async with fresh_database(backend, directory) as database_url:
+    async with fresh_database_url(backend, directory, "opsgraph_examples") as database_url:
         settings = make_settings(
             Backend(backend.name, database_url, backend.redis_url),
             backup_dir=f"{directory}/backups",

@@ -14,8 +14,7 @@ import pytest
 
 from server.core.migrations import ROOT
 from server.transport.cli import bootstrap, migrate
-from tests.conftest import Backend, make_settings
-from tests.examples.conftest import fresh_database
+from tests.conftest import Backend, fresh_database_url, make_settings
 from tests.examples.restartable import RestartableServer, another_replica
 
 NOTIFY = ROOT / "web-examples" / "notify" / "notify.py"
@@ -111,7 +110,7 @@ async def raise_alert(http: httpx.AsyncClient, key: str, summary: str, service: 
 async def server_and_key(
     backend: Backend, tmp_path: Path
 ) -> AsyncIterator[tuple[RestartableServer, str]]:
-    async with fresh_database(backend, str(tmp_path)) as database_url:
+    async with fresh_database_url(backend, tmp_path, "opsgraph_examples") as database_url:
         settings = make_settings(
             Backend(backend.name, database_url, backend.redis_url),
             backup_dir=tmp_path / "backups",

@@ -1,8 +1,6 @@
 """Inspections driven through GraphQL, and the apps and databases they inspect."""
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from server.core.clock import FrozenClock
 from server.core.jobs import JobRunner
@@ -19,7 +15,7 @@ from server.core.services import Services
 from server.core.settings import Settings
 from server.transport.app import create_app
 from server.transport.cli import bootstrap, migrate
-from tests.conftest import Backend, make_settings
+from tests.conftest import Backend, fresh_database_url, make_settings
 from tests.graphql_client import GraphQLClient
 
 TIMEOUT = 15.0
@@ -143,30 +139,12 @@ class FreshDeployment:
 
 
 @asynccontextmanager
-async def _fresh_database_url(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
-    if backend.name == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    admin_url = make_url(os.environ["OPSGRAPH_TEST_DATABASE_URL"])
-    name = f"opsgraph_fresh_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
-@asynccontextmanager
 async def fresh_deployment(
     backend: Backend, tmp_path: Path, clock: FrozenClock
 ) -> AsyncIterator[FreshDeployment]:
     """A deployment whose database nothing else writes: its first admin key is the
     bootstrap key, and it has no backups yet."""
-    async with _fresh_database_url(backend, tmp_path) as url:
+    async with fresh_database_url(backend, tmp_path, "opsgraph_fresh") as url:
         settings = make_settings(backend, database_url=url, backup_dir=tmp_path / "backups")
         await migrate(settings)
         secret = await bootstrap(settings)

@@ -6,8 +6,6 @@ Prometheus remote-write.
 """
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,8 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, make_url, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import insert, select
 
 from server.access.models import Workspace as WorkspaceRow
 from server.core.clock import FrozenClock
@@ -27,7 +24,7 @@ from server.core.settings import Settings
 from server.signals import service as signal_service
 from server.signals.models import SeriesSummary, Signal
 from server.signals.validation import SampleInput
-from tests.conftest import Backend, Workspace, running_app
+from tests.conftest import Backend, Workspace, fresh_database_url, running_app
 from tests.graphql_client import GraphQLClient
 from tests.prometheus.wire_client import remote_write
 
@@ -242,24 +239,12 @@ async def test_remote_write_and_graphql_batches_add_up(
 @pytest.fixture
 async def fresh_database(backend: Backend, tmp_path: Path) -> AsyncIterator[Database]:
     """An empty database of the session's backend, for migrating step by step."""
-    if backend.name == "sqlite":
-        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}")
-        yield db
-        await db.dispose()
-        return
-    admin_url = make_url(os.environ["OPSGRAPH_TEST_DATABASE_URL"])
-    name = f"opsgraph_migrate_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(admin_url.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield db
-    finally:
-        await db.dispose()
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with fresh_database_url(backend, tmp_path, "opsgraph_migrate") as url:
+        db = Database(url)
+        try:
+            yield db
+        finally:
+            await db.dispose()
 
 
 async def test_the_migration_summarises_the_samples_already_stored(
