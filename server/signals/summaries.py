@@ -46,10 +46,12 @@ class SeriesTally:
             seen = series.get(key)
             if seen is None:
                 series[key] = _Seen(1, sample.ts, sample.ts)
-            else:
+            else:  # comparisons rather than min()/max(): this runs for every sample
                 seen.count += 1
-                seen.first = min(seen.first, sample.ts)
-                seen.last = max(seen.last, sample.ts)
+                if sample.ts < seen.first:
+                    seen.first = sample.ts
+                elif sample.ts > seen.last:
+                    seen.last = sample.ts
             yield sample
 
     def rows(self, workspace_id: int) -> list[dict[str, Any]]:
