@@ -29,6 +29,13 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.engine import URL, make_url
 
+from server.access.models import Workspace
+from server.core.clock import FrozenClock
+from server.core.services import Services
+from server.core.settings import Settings
+from server.transport.cli import migrate
+from server.transport.composition import build_services
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -111,6 +118,34 @@ async def fresh_database() -> AsyncIterator[BenchDatabase]:
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def in_process_services(
+    database: BenchDatabase, clock: FrozenClock, **settings: Any
+) -> AsyncIterator[Services]:
+    """opsgraph's services in this process on ``database``, migrated, for benchmarks
+    that call the domains directly: the bus in memory, no job runner (``settings``
+    may add others); stopped on the way out."""
+    configured = Settings(
+        database_url=database.server_url, redis_url="memory://", run_jobs=False, **settings
+    )
+    await migrate(configured)
+    services = build_services(configured, clock)
+    await services.bus.connect()
+    try:
+        yield services
+    finally:
+        await services.stop()
+
+
+async def bench_workspace(services: Services, now: datetime) -> int:
+    """The id of a new workspace named ``bench``."""
+    async with services.db.transaction() as session:
+        workspace = Workspace(name="bench", created_at=now)
+        session.add(workspace)
+        await session.flush()
+        return workspace.id
 
 
 # --- Redis -------------------------------------------------------------------------

@@ -42,13 +42,14 @@ from sqlalchemy import text
 from bench._harness import (
     BenchDatabase,
     BenchError,
+    bench_workspace,
     env_int,
     environment_summary,
     fresh_database,
+    in_process_services,
     pg_connect,
     run_main,
 )
-from server.access.models import Workspace
 from server.backups.drills import run_drill
 from server.backups.files import no_progress
 from server.backups.models import BackupStatus, DrillStatus, Trigger
@@ -57,9 +58,6 @@ from server.backups.runs import BackupPlace, run_backup
 from server.backups.scratch import drop_scratch
 from server.core.clock import FrozenClock
 from server.core.services import Services
-from server.core.settings import Settings
-from server.transport.cli import migrate
-from server.transport.composition import build_services
 
 TARGET_RATIO = 1.2
 LOAD = """
@@ -201,20 +199,9 @@ async def run(database: BenchDatabase, directory: Path) -> dict[str, Any]:
     rows = env_int("OPSGRAPH_BENCH_SIGNALS", 2_000_000, low=1_000, high=100_000_000)
     count = env_int("OPSGRAPH_BENCH_ROUNDS", 3, low=1, high=20)
     now = datetime.now(UTC)
-    settings = Settings(
-        database_url=database.server_url,
-        redis_url="memory://",
-        run_jobs=False,
-        backup_dir=directory / "opsgraph",
-    )
-    await migrate(settings)
-    services = build_services(settings, FrozenClock(now))
-    try:
-        async with services.db.transaction() as session:
-            workspace = Workspace(name="bench", created_at=now)
-            session.add(workspace)
-            await session.flush()
-            workspace_id = workspace.id
+    clock = FrozenClock(now)
+    async with in_process_services(database, clock, backup_dir=directory / "opsgraph") as services:
+        workspace_id = await bench_workspace(services, now)
         log(f"loading {rows:,} signals ...")
         load_s = await timed(lambda: load(database, workspace_id, rows, now))
         async with services.db.engine.connect() as connection:
@@ -230,8 +217,6 @@ async def run(database: BenchDatabase, directory: Path) -> dict[str, Any]:
         rounds = Rounds(services, directory, tools)
         times = await measure(rounds, count)
         dump_bytes = rounds.plain_dump.stat().st_size
-    finally:
-        await services.db.dispose()
     return {
         "benchmark": "backup",
         "signals": rows,

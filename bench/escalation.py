@@ -44,20 +44,18 @@ from typing import Any
 from bench._harness import (
     BenchDatabase,
     PgConnection,
+    bench_workspace,
     env_int,
     environment_summary,
     fresh_database,
+    in_process_services,
     pg_connect,
     run_main,
 )
-from server.access.models import Workspace
 from server.core.clock import FrozenClock
 from server.core.matchers import Matcher, MatchOp
 from server.core.services import Services
-from server.core.settings import Settings
 from server.escalation import service as escalation
-from server.transport.cli import migrate
-from server.transport.composition import build_services
 
 TARGET_SECONDS = 2.0
 BURST_TARGET_SECONDS = 5.0
@@ -158,17 +156,19 @@ async def run(database: BenchDatabase) -> dict[str, Any]:
     alert_count = env_int("OPSGRAPH_BENCH_ALERTS", 10_000, low=100, high=1_000_000)
     start = datetime.now(UTC).replace(microsecond=0)
     clock = FrozenClock(start)
-    settings = Settings(database_url=database.server_url, redis_url="memory://", run_jobs=False)
-    await migrate(settings)
-    services: Services = build_services(settings, clock)
-    await services.bus.connect()
+    async with in_process_services(database, clock) as services:
+        return await measure(services, database, clock, alert_count)
+
+
+async def measure(
+    services: Services, database: BenchDatabase, clock: FrozenClock, alert_count: int
+) -> dict[str, Any]:
+    start = clock.now()
+    settings = services.settings
     connection = await pg_connect(database.url)
     try:
+        workspace_id = await bench_workspace(services, start)
         async with services.db.transaction() as session:
-            workspace = Workspace(name="bench", created_at=start)
-            session.add(workspace)
-            await session.flush()
-            workspace_id = workspace.id
             for draft in policy_drafts():
                 await escalation.create_policy(
                     session, workspace_id=workspace_id, draft=draft, author="bench", now=start
@@ -206,7 +206,6 @@ async def run(database: BenchDatabase) -> dict[str, Any]:
         executions = int(await connection.fetchval("SELECT count(*) FROM escalation_executions"))
     finally:
         await connection.close()
-        await services.stop()
     steady_median = statistics.median(seconds for seconds, _ in steady)
     worst = max(first_s, *(seconds for seconds, _ in steady))
     return {

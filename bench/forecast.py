@@ -48,6 +48,7 @@ from bench._harness import (
     env_int,
     environment_summary,
     fresh_database,
+    in_process_services,
     pg_connect,
     run_main,
 )
@@ -57,9 +58,6 @@ from server.capacity import service as capacity
 from server.capacity.forecast import SEARCH_FACTOR
 from server.core.clock import FrozenClock
 from server.core.services import Services
-from server.core.settings import Settings
-from server.transport.cli import migrate
-from server.transport.composition import build_services
 
 DAY = 86_400.0
 HISTORY_DAYS = 14
@@ -317,19 +315,15 @@ async def run(database: BenchDatabase) -> dict[str, Any]:
     seeds = env_int("OPSGRAPH_BENCH_SEEDS", 5, low=1, high=50)
     start = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
     clock = FrozenClock(start)
-    settings = Settings(database_url=database.server_url, redis_url="memory://", run_jobs=False)
-    await migrate(settings)
-    services = build_services(settings, clock)
-    await services.bus.connect()
-    connection = await pg_connect(database.url)
-    try:
-        log(f"accuracy: {len(KINDS)} kinds x {seeds} seeds ...")
-        kinds = await accuracy(services, connection, seeds)
-        speed = await throughput(services, connection, clock, policies)
-        postgres = str(await connection.fetchval("SHOW server_version"))
-    finally:
-        await connection.close()
-        await services.stop()
+    async with in_process_services(database, clock) as services:
+        connection = await pg_connect(database.url)
+        try:
+            log(f"accuracy: {len(KINDS)} kinds x {seeds} seeds ...")
+            kinds = await accuracy(services, connection, seeds)
+            speed = await throughput(services, connection, clock, policies)
+            postgres = str(await connection.fetchval("SHOW server_version"))
+        finally:
+            await connection.close()
     return {
         "benchmark": "capacity_forecast",
         "accuracy": {

@@ -45,22 +45,20 @@ from sqlalchemy import func, select
 from bench._harness import (
     BenchDatabase,
     PgConnection,
+    bench_workspace,
     env_int,
     environment_summary,
     fresh_database,
+    in_process_services,
     pg_connect,
     run_main,
 )
-from server.access.models import Workspace
 from server.core.clock import FrozenClock
 from server.core.matchers import Matcher, MatchOp
 from server.core.services import Services
-from server.core.settings import Settings
 from server.slo import service as slo
 from server.slo import sweep
 from server.slo.models import SloEvaluation, SloRollup
-from server.transport.cli import migrate
-from server.transport.composition import build_services
 
 TARGET_SECONDS = 10.0
 WINDOW_DAYS = 28
@@ -215,47 +213,39 @@ async def run(database: BenchDatabase) -> dict[str, Any]:
     # Mid-hour, so that the warm sweeps roll up no new hour.
     start = datetime.now(UTC).replace(minute=20, second=0, microsecond=0)
     clock = FrozenClock(start)
-    settings = Settings(database_url=database.server_url, redis_url="memory://", run_jobs=False)
-    await migrate(settings)
-    services = build_services(settings, clock)
-    await services.bus.connect()
-    connection = await pg_connect(database.url)
-    try:
-        async with services.db.transaction() as session:
-            workspace = Workspace(name="bench", created_at=start)
-            session.add(workspace)
-            await session.flush()
-            workspace_id = workspace.id
-        policy_count = await create_policies(services, workspace_id, service_count)
-        log(f"created {policy_count} policies; loading {sample_count:,} samples ...")
-        load_s = await load_samples(
-            connection, workspace_id, samples=sample_count, series=service_count * 3, end=start
-        )
-        stored = int(await connection.fetchval("SELECT count(*) FROM signals"))
-        log(f"loaded {stored:,} samples in {load_s:.1f} s; cold sweep ...")
+    async with in_process_services(database, clock) as services:
+        connection = await pg_connect(database.url)
+        try:
+            workspace_id = await bench_workspace(services, start)
+            policy_count = await create_policies(services, workspace_id, service_count)
+            log(f"created {policy_count} policies; loading {sample_count:,} samples ...")
+            load_s = await load_samples(
+                connection, workspace_id, samples=sample_count, series=service_count * 3, end=start
+            )
+            stored = int(await connection.fetchval("SELECT count(*) FROM signals"))
+            log(f"loaded {stored:,} samples in {load_s:.1f} s; cold sweep ...")
 
-        async def sweep_once() -> int:
-            return await sweep.sweep(services.outbox, clock=clock)
+            async def sweep_once() -> int:
+                return await sweep.sweep(services.outbox, clock=clock)
 
-        cold_s, evaluated = await timed(sweep_once)
-        log(f"cold sweep: {cold_s:.2f} s for {evaluated} policies")
-        warm: list[float] = []
-        for _ in range(WARM_SWEEPS):
-            clock.advance(timedelta(minutes=1))
+            cold_s, evaluated = await timed(sweep_once)
+            log(f"cold sweep: {cold_s:.2f} s for {evaluated} policies")
+            warm: list[float] = []
+            for _ in range(WARM_SWEEPS):
+                clock.advance(timedelta(minutes=1))
+                await ingest_minute(connection, workspace_id, clock.now())
+                seconds, evaluated = await timed(sweep_once)
+                warm.append(seconds)
+                log(f"warm sweep: {seconds:.2f} s for {evaluated} policies")
+            clock.set(start.replace(minute=0) + timedelta(hours=1, minutes=6))
             await ingest_minute(connection, workspace_id, clock.now())
-            seconds, evaluated = await timed(sweep_once)
-            warm.append(seconds)
-            log(f"warm sweep: {seconds:.2f} s for {evaluated} policies")
-        clock.set(start.replace(minute=0) + timedelta(hours=1, minutes=6))
-        await ingest_minute(connection, workspace_id, clock.now())
-        new_hour_s, evaluated = await timed(sweep_once)
-        log(f"new-hour sweep: {new_hour_s:.2f} s for {evaluated} policies")
-        stored_rows = await counts(services)
-        postgres = str(await connection.fetchval("SHOW server_version"))
-        open_alerts = int(await connection.fetchval("SELECT count(*) FROM alerts"))
-    finally:
-        await connection.close()
-        await services.stop()
+            new_hour_s, evaluated = await timed(sweep_once)
+            log(f"new-hour sweep: {new_hour_s:.2f} s for {evaluated} policies")
+            stored_rows = await counts(services)
+            postgres = str(await connection.fetchval("SHOW server_version"))
+            open_alerts = int(await connection.fetchval("SELECT count(*) FROM alerts"))
+        finally:
+            await connection.close()
     steady = max([*warm, new_hour_s])
     return {
         "benchmark": "slo_sweep",
