@@ -1,8 +1,10 @@
 """What the counts shared by every replica (rate-limit buckets, websocket slots) share.
 
 They live in Redis when the bus is Redis (``uses_redis``), in keys namespaced by
-the deployment (``deployment_namespace``), through a client that gives up within
-a quarter of a second (``quick_redis``). When Redis cannot be reached they let
+the deployment (``deployment_namespace``), through a client that gives up on a
+command within half a second and on a new connection within a second
+(``quick_redis``): short enough that an unreachable Redis costs little, long
+enough that a busy event loop is not taken for an outage. When Redis cannot be reached they let
 work through rather than refuse it (``FailOpen``): the outage is logged once
 (``server.core.outages``), each pass is counted in a metric, and Redis is asked
 again at most once a second meanwhile, so an unreachable Redis costs no waiting.
@@ -17,7 +19,8 @@ from redis.asyncio import Redis
 from server.core.outages import Dependency
 from server.core.settings import Settings
 
-REDIS_TIMEOUT_SECONDS = 0.25
+REDIS_COMMAND_TIMEOUT_SECONDS = 0.5
+REDIS_CONNECT_TIMEOUT_SECONDS = 1.0
 RETRY_REDIS_SECONDS = 1.0
 
 
@@ -32,7 +35,9 @@ def deployment_namespace(settings: Settings) -> str:
 
 def quick_redis(url: str) -> Redis:
     return Redis.from_url(
-        url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+        url,
+        socket_timeout=REDIS_COMMAND_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
     )
 
 
