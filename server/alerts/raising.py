@@ -261,6 +261,8 @@ async def raise_alerts(
             rows.append(alert_event(alert, AlertEventType.INHIBITED, now))
         elif opened:
             new_alerts.append(alert)
+        if opened and logged:
+            events.note_appended(session, _FIRED)
     await emit(session, rows)
     await aggregation.aggregate(session, workspace_id=workspace_id, new_alerts=new_alerts, now=now)
     return [by_fingerprint[draft.fingerprint] for draft in drafts]

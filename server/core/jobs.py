@@ -141,6 +141,11 @@ class JobRunner:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        """Started and not stopped since."""
+        return bool(self._loops)
+
     async def start(self) -> None:
         self._loops = [
             asyncio.create_task(self._work(), name=f"job-worker-{index}")

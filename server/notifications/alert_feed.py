@@ -1,9 +1,16 @@
 """A route that matches a firing alert is notified when the alert fires.
 
-The dispatcher reads ``alert.fired`` events (not the ``alert.deduplicated``
-repeats) from the events outbox after its checkpoint, and creates one message
-per enabled route whose matchers match the alert and that existed when it
-fired. It locks the checkpoint row, creates the batch's messages set-based and
+Messages are made in the transaction that fires the alert, when this replica
+runs the jobs (``dispatch_own``, a reaction of the outbox): their attempts are
+created claimed by this replica's sender and sent as soon as it commits, with
+no poll or second transaction between the alert and its webhook.
+
+The dispatcher is the path that misses nothing: it reads ``alert.fired`` events
+(not the ``alert.deduplicated`` repeats) from the events outbox after its
+checkpoint, and creates one message per enabled route whose matchers match the
+alert and that existed when it fired, unless the firing transaction made that
+message already (it committed with the event, so it is visible once the event
+is). It locks the checkpoint row, creates the batch's messages set-based and
 moves the checkpoint in one transaction: a batch of events becomes messages exactly
 once, whichever replica runs it and however often. Cursors only ever grow
 (``server.core.events``), so no event can appear behind the checkpoint.
@@ -13,7 +20,7 @@ Not notified: alerts silenced, inhibited or noise-suppressed when they fired
 ``alert.noise_suppressed`` event, which is looked up too).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,7 +36,7 @@ from server.core.events.outbox import Outbox
 from server.core.events.service import Stream
 from server.notifications import messages, routes, sending
 from server.notifications.messages import Claim
-from server.notifications.models import NotificationCheckpoint
+from server.notifications.models import NotificationCheckpoint, NotificationMessage
 from server.notifications.routes import Channel
 from server.notifications.transports import Attempt
 
@@ -87,6 +94,106 @@ async def _noise_suppressed(session: AsyncSession, alert_ids: list[int]) -> set[
     return {subject for subject in rows.all() if subject is not None}
 
 
+async def _already_notified(session: AsyncSession, fired: Sequence[Event]) -> set[tuple[int, int]]:
+    """The (route, alert) pairs among these fired alerts whose messages were made
+    in the transaction that fired them (``dispatch_own``)."""
+    alert_ids = [event.subject_id for event in fired if event.subject_id is not None]
+    if not alert_ids:
+        return set()
+    rows = await session.execute(
+        select(NotificationMessage.route_id, NotificationMessage.alert_id).where(
+            NotificationMessage.workspace_id.in_({event.workspace_id for event in fired}),
+            NotificationMessage.alert_id.in_(alert_ids),
+            NotificationMessage.reason == FIRED_REASON,
+            NotificationMessage.route_id.is_not(None),
+        )
+    )
+    return {
+        (route_id, alert_id)
+        for route_id, alert_id in rows
+        if route_id is not None and alert_id is not None
+    }
+
+
+async def _route_drafts(
+    session: AsyncSession,
+    fired: Sequence[Event],
+    *,
+    suppressed: set[int] | None = None,
+    sequenced: bool = True,
+) -> list[messages.MessageDraft]:
+    """One message per enabled route that existed when the alert fired and whose
+    matchers match it, for each notifiable fired alert. ``suppressed``: the alerts
+    noise-suppressed, when known (else looked up). ``sequenced`` events are read
+    from the feed: the messages remember their cursors, and the route and alert
+    pairs notified when they fired are left out."""
+    if not fired:
+        return []
+    by_workspace = await routes.enabled_routes(
+        session, workspace_ids=sorted({event.workspace_id for event in fired})
+    )
+    # With no route to notify, there is nothing more to read.
+    routed = [event for event in fired if by_workspace[event.workspace_id]]
+    if not routed:
+        return []
+    if suppressed is None:
+        suppressed = await _noise_suppressed(
+            session, [event.subject_id for event in routed if event.subject_id is not None]
+        )
+    done = await _already_notified(session, routed) if sequenced else set()
+    return [
+        messages.MessageDraft(
+            workspace_id=route.workspace_id,
+            channel=Channel(route.channel),
+            target=messages.route_target(route),
+            alert=event.payload,
+            reason=FIRED_REASON,
+            route_id=route.id,
+            route_name=route.name,
+            source_event_seq=event.seq,
+        )
+        for event in routed
+        if notifiable(event.payload) and event.subject_id not in suppressed
+        for route in by_workspace[event.workspace_id]
+        if route.created_at <= event.occurred_at
+        and (route.id, event.subject_id) not in done
+        and routes.matches(route, event.payload)
+    ]
+
+
+async def _create_claimed(
+    session: AsyncSession,
+    drafts: list[messages.MessageDraft],
+    *,
+    now: datetime,
+    claim: Claim | None,
+) -> tuple[int, list[Attempt]]:
+    """Create the messages; how many, and (with ``claim``) their attempts to send."""
+    created = await messages.create_many(session, drafts, now=now, claim=claim)
+    if claim is None:
+        return len(created), []
+    pending = [made.delivery_id for made in created if made.pending]
+    return len(created), await sending.claimed_attempts(session, pending)
+
+
+async def dispatch_own(session: AsyncSession, *, now: datetime, claim: Claim) -> list[Attempt]:
+    """In the transaction that fired alerts, before it commits: their messages,
+    with their attempts to send created claimed and returned, so that they can be
+    sent the moment the alerts are stored. The dispatcher, reading the same
+    events later, leaves these alerts and routes alone."""
+    own = await events.own_unsequenced(
+        session, stream=Stream.ALERT, types=(FIRED, NOISE_SUPPRESSED)
+    )
+    fired = [event for event in own if event.type == FIRED]
+    suppressed = {
+        event.subject_id
+        for event in own
+        if event.type == NOISE_SUPPRESSED and event.subject_id is not None
+    }
+    drafts = await _route_drafts(session, fired, suppressed=suppressed, sequenced=False)
+    return (await _create_claimed(session, drafts, now=now, claim=claim))[1]
+
+
 @dataclass
 class Dispatched:
     """What one batch did: events read, messages created, and the attempts
@@ -126,40 +233,13 @@ async def dispatch_batch(
         ).all()
         if not fired:
             return Dispatched()
-        by_workspace = await routes.enabled_routes(
-            session, workspace_ids=sorted({event.workspace_id for event in fired})
-        )
-        # With no route to notify, the batch only moves the checkpoint.
-        routed = [event for event in fired if by_workspace[event.workspace_id]]
-        suppressed = await _noise_suppressed(
-            session, [event.subject_id for event in routed if event.subject_id is not None]
-        )
-        drafts = [
-            messages.MessageDraft(
-                workspace_id=route.workspace_id,
-                channel=Channel(route.channel),
-                target=messages.route_target(route),
-                alert=event.payload,
-                reason=FIRED_REASON,
-                route_id=route.id,
-                route_name=route.name,
-                source_event_seq=event.seq,
-            )
-            for event in routed
-            if notifiable(event.payload) and event.subject_id not in suppressed
-            for route in by_workspace[event.workspace_id]
-            if route.created_at <= event.occurred_at and routes.matches(route, event.payload)
-        ]
-        created = await messages.create_many(session, drafts, now=now, claim=claim)
-        claimed = []
-        if claim is not None:
-            pending = [made.delivery_id for made in created if made.pending]
-            claimed = await sending.claimed_attempts(session, pending)
+        drafts = await _route_drafts(session, fired)
+        created, claimed = await _create_claimed(session, drafts, now=now, claim=claim)
         last = fired[-1].seq
         assert last is not None
         checkpoint.last_seq = last
         checkpoint.updated_at = now
-    return Dispatched(len(fired), len(created), claimed)
+    return Dispatched(len(fired), created, claimed)
 
 
 async def dispatch(

@@ -1,7 +1,11 @@
 """The notifications domain's loops: dispatch fired alerts, send due attempts.
 
-Both run in every replica and are woken at once when there is work: the
-dispatcher when events are committed here or the event feed finds new ones
+A replica whose job runner runs makes the messages of the alerts it fires in the
+transaction that fires them, and hands their first attempts, claimed, to its
+sender as soon as that commits (a reaction of the outbox). The loops run in
+every replica and are woken at once when there is work: the
+dispatcher, for alerts fired elsewhere (a replica without jobs, a writer that
+died), when events are committed here or the event feed finds new ones
 committed on another replica; it hands the first attempts it creates, claimed,
 straight to this replica's sender. The sender's rounds send what else is due
 (retries, attempts made by escalation) when the earliest pending attempt falls
@@ -14,7 +18,11 @@ the sender claims attempts with ``SKIP LOCKED`` (``alert_feed``, ``sending``).
 import asyncio
 import random
 from collections.abc import Callable
+from functools import partial
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.core.events.outbox import AfterCommit
 from server.core.services import Services
 from server.notifications import alert_feed
 from server.notifications.sending import Sender, next_due_at
@@ -70,6 +78,14 @@ def register(services: Services) -> None:
             hand_off=hand_off,
         )
 
+    async def notify_fired_here(session: AsyncSession) -> AfterCommit | None:
+        if not services.runner.running:
+            return None  # the dispatcher makes them once it runs
+        attempts = await alert_feed.dispatch_own(
+            session, now=services.clock.now(), claim=the_sender.claim_at_creation()
+        )
+        return partial(hand_off, attempts) if attempts else None
+
     async def send_due_attempts() -> float | None:
         started = services.clock.now()
         await the_sender.run()
@@ -77,6 +93,7 @@ def register(services: Services) -> None:
             due = await next_due_at(session, after=started)
         return None if due is None else (due - services.clock.now()).total_seconds()
 
+    services.outbox.react((alert_feed.FIRED,), notify_fired_here)
     services.runner.register_loop(
         "notification_dispatch", interval, dispatch_fired_alerts, wakeup=dispatch_wakeup
     )

@@ -153,7 +153,7 @@ class Sender:
     keep_client: bool = False
     _kept: httpx.AsyncClient | None = None
     _limit: asyncio.Semaphore | None = None
-    _handed: set[asyncio.Task[None]] = field(default_factory=set)
+    _handed: set[asyncio.Task[bool]] = field(default_factory=set)
 
     @property
     def batch(self) -> int:
@@ -176,21 +176,23 @@ class Sender:
                 if examined < self.batch:
                     return sent
 
-    def hand_off(self, attempts: list[Attempt]) -> asyncio.Task[None]:
+    def hand_off(self, attempts: list[Attempt]) -> asyncio.Task[bool]:
         """Send attempts claimed for this sender now, and record them, in the
-        background (``close`` waits for them). Should this fail, their claims
-        run out and they are given up with an unknown outcome and retried."""
+        background (``close`` waits for them); the task's result says whether
+        they left retries to send later. Should this fail, their claims run out
+        and they are given up with an unknown outcome and retried."""
         handed = asyncio.create_task(self._send_handed(attempts))
         self._handed.add(handed)
         handed.add_done_callback(self._handed.discard)
         return handed
 
-    async def _send_handed(self, attempts: list[Attempt]) -> None:
+    async def _send_handed(self, attempts: list[Attempt]) -> bool:
         try:
             async with self._client() as client:
-                await self.record(await self.send_all(attempts, client=client))
+                return await self.record(await self.send_all(attempts, client=client)) > 0
         except Exception:
             logger.exception("sending %d handed-off attempts failed", len(attempts))
+            return True
 
     async def close(self) -> None:
         """Let the handed-off attempts finish, then close the kept client."""
@@ -283,11 +285,12 @@ class Sender:
 
         return list(await asyncio.gather(*(send_one(attempt) for attempt in attempts)))
 
-    async def record(self, finished: Sequence[Finished]) -> None:
+    async def record(self, finished: Sequence[Finished]) -> int:
         """Record a round's outcomes in one transaction; an attempt given up
-        meanwhile (its claim ran out) keeps the outcome it was given."""
+        meanwhile (its claim ran out) keeps the outcome it was given. How many
+        retries follow."""
         if not finished:
-            return
+            return 0
         now = self.clock.now()
         async with self.outbox.transaction() as session:
             still_ours = await _lock_still_claimed(
@@ -298,18 +301,18 @@ class Sender:
                     logger.warning(
                         "attempt %s was given up before its outcome", attempt.delivery_id
                     )
-            await self._record_locked(
+            return await self._record_locked(
                 session, [pair for pair in finished if pair[0].delivery_id in still_ours], now
             )
 
     async def _record_locked(
         self, session: AsyncSession, finished: Sequence[Finished], now: datetime
-    ) -> None:
+    ) -> int:
         """Record outcomes of attempts this transaction holds: the attempts, their
         messages, the next attempts and the ``alert.notified`` events, each one
-        statement."""
+        statement. How many next attempts follow."""
         if not finished:
-            return
+            return 0
         route_of = await _lock_messages(session, [attempt.message_id for attempt, _ in finished])
         await session.execute(_FINISH_DELIVERY, [_finished_row(pair, now) for pair in finished])
         message_rows, next_attempts, notified = [], [], []
@@ -331,6 +334,7 @@ class Sender:
         if next_attempts:
             await session.execute(insert(DELIVERIES), next_attempts)
         await events.append_many(session, notified)
+        return len(next_attempts)
 
     def _message_status(self, attempt: Attempt, outcome: Outcome, route_id: int | None) -> str:
         """The message's status after this outcome: FAILED once a receiver is gone

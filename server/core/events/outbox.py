@@ -1,9 +1,16 @@
-"""The transactional outbox: events are numbered once their transaction commits, then announced."""
+"""The transactional outbox: events are numbered once their transaction commits, then announced.
+
+Domains may react to events in the transaction that appends them (``react``):
+a reaction runs last in a writing transaction that appended events of its types,
+adds to that transaction, and may leave work to do once it has committed (e.g.
+notifications created with the alert that fired, sent as soon as both are
+stored). A reaction that fails fails the transaction: nothing is half-written.
+"""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,13 +19,23 @@ from server.core.bus import EventBus
 from server.core.db import Database
 from server.core.events.feed import EventFeed
 from server.core.events.rounds import Rounds
-from server.core.events.service import APPENDED, assign_sequence, sequence_pending
+from server.core.events.service import (
+    APPENDED,
+    APPENDED_TYPES,
+    assign_sequence,
+    sequence_pending,
+)
 
 logger = logging.getLogger(__name__)
 
 BUS_TIMEOUT_SECONDS = 1.0
 RETRY_FIRST_SECONDS = 0.2
 RETRY_MAX_SECONDS = 5.0
+
+#: Work a reaction leaves for after the commit (it must not block: e.g. start a task).
+AfterCommit = Callable[[], None]
+#: Adds to a writing transaction that appended events of its types.
+Reaction = Callable[[AsyncSession], Awaitable[AfterCommit | None]]
 
 
 class Outbox:
@@ -29,6 +46,12 @@ class Outbox:
         self._unannounced = 0
         self._retrying: asyncio.Task[None] | None = None
         self._sequencing = Rounds(self.announce)
+        self._reactions: list[tuple[frozenset[str], Reaction]] = []
+
+    def react(self, types: Iterable[str], reaction: Reaction) -> None:
+        """Run ``reaction`` last in every transaction of this outbox that appends
+        events of one of these types (as ``service.note_appended`` says)."""
+        self._reactions.append((frozenset(types), reaction))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -43,16 +66,30 @@ class Outbox:
         """
         newest = None
         appended = False
+        after_commit: list[AfterCommit] = []
         async with self._db.transaction() as session:
             yield session
+            after_commit = await self._react(session)
             appended = session.info.pop(APPENDED, False)
             if appended and self._db.is_sqlite:
                 await session.flush()
                 newest = await sequence_pending(session)
+        for work in after_commit:
+            work()
         if newest is not None:
             await self._published(newest)
         elif appended and not self._db.is_sqlite:
             await self._sequencing.request()
+
+    async def _react(self, session: AsyncSession) -> list[AfterCommit]:
+        appended: set[str] = session.info.pop(APPENDED_TYPES, set())
+        after_commit = []
+        for types, reaction in self._reactions:
+            if types & appended:
+                work = await reaction(session)
+                if work is not None:
+                    after_commit.append(work)
+        return after_commit
 
     async def announce(self) -> None:
         """Sequence and announce committed events that have no cursor yet."""

@@ -1,6 +1,7 @@
 """Appending events, numbering them as they commit, reading them back by cursor."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,6 +17,8 @@ from server.core.events.models import Event, EventRetention
 
 #: Marks a session that appended events, so its commit is followed by sequencing.
 APPENDED = "opsgraph.events_appended"
+#: The types of the events a session appended, for the outbox's reactions.
+APPENDED_TYPES = "opsgraph.event_types_appended"
 #: PostgreSQL advisory lock serialising the sequencer across replicas.
 SEQUENCER_LOCK = 0x6F70_7367_7270
 
@@ -91,7 +94,7 @@ def append(
         occurred_at=occurred_at,
     )
     session.add(event)
-    note_appended(session)
+    note_appended(session, type)
     return event
 
 
@@ -116,9 +119,29 @@ _INSERT_ARRAYS = text(
 )
 
 
-def note_appended(session: AsyncSession) -> None:
-    """Say that a statement of the session inserted events by itself."""
+def note_appended(session: AsyncSession, *types: str) -> None:
+    """Say that a statement of the session inserted events by itself, of these
+    types among others (the types that reactions of the outbox wait for)."""
     session.info[APPENDED] = True
+    if types:
+        session.info.setdefault(APPENDED_TYPES, set()).update(types)
+
+
+async def own_unsequenced(
+    session: AsyncSession, *, stream: Stream, types: Sequence[str]
+) -> list[Event]:
+    """The events of these types that the session's own transaction appended and
+    that have no cursor yet, in insertion order. On PostgreSQL, rows written by
+    the transaction itself (``xmin``: events appended under a savepoint are left
+    out); SQLite has one writer, whose events get their cursors before it commits."""
+    query = (
+        select(Event)
+        .where(Event.seq.is_(None), Event.stream == stream.value, Event.type.in_(types))
+        .order_by(Event.id)
+    )
+    if (await session.connection()).dialect.name == "postgresql":
+        query = query.where(text("events.xmin = pg_current_xact_id()::xid"))
+    return list((await session.scalars(query)).all())
 
 
 async def append_many(session: AsyncSession, events: list[dict[str, Any]]) -> None:
@@ -126,7 +149,7 @@ async def append_many(session: AsyncSession, events: list[dict[str, Any]]) -> No
     one statement, not one ORM object per event."""
     if not events:
         return
-    note_appended(session)
+    note_appended(session, *{event["type"] for event in events})
     if (await session.connection()).dialect.name != "postgresql":
         await session.execute(insert(Event), events)
         return
