@@ -533,7 +533,8 @@ WHERE m.alert->>'fingerprint' LIKE $1 GROUP BY d.attempt ORDER BY d.attempt
 #: message to the end of its successful attempt.
 STAGES = """
 SELECT extract(epoch FROM m.created_at - a.first_fired_at) AS dispatched,
-       extract(epoch FROM d.finished_at - m.created_at) AS sent
+       extract(epoch FROM d.finished_at - m.created_at) AS sent,
+       d.latency_ms / 1000.0 AS posted
 FROM notification_messages m
 JOIN alerts a ON a.id = m.alert_id
 JOIN notification_deliveries d ON d.message_id = m.id AND d.status = 'SUCCEEDED'
@@ -551,6 +552,7 @@ async def server_side(pg: PgConnection, scenario: Scenario) -> dict[str, Any]:
         "deliveries_by_attempt": attempts,
         "raise_to_message_ms": latency_summary([float(row["dispatched"]) for row in stages]),
         "message_to_sent_ms": latency_summary([float(row["sent"]) for row in stages]),
+        "post_ms": latency_summary([float(row["posted"]) for row in stages]),
     }
 
 
