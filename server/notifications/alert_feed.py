@@ -182,7 +182,10 @@ async def dispatch_own(session: AsyncSession, *, now: datetime, claim: Claim) ->
     sent the moment the alerts are stored. The dispatcher, reading the same
     events later, leaves these alerts and routes alone."""
     own = await events.own_unsequenced(
-        session, stream=Stream.ALERT, types=(FIRED, NOISE_SUPPRESSED)
+        session,
+        stream=Stream.ALERT,
+        types=(FIRED, NOISE_SUPPRESSED),
+        workspaces=routes.with_enabled_routes(),
     )
     fired = [event for event in own if event.type == FIRED]
     suppressed = {

@@ -250,6 +250,11 @@ async def find_by_names(
     return {key: route for key, route in found.items() if key in names}
 
 
+def with_enabled_routes() -> Select[int]:
+    """The workspaces with at least one enabled route, as a subquery."""
+    return select(NotificationRoute.workspace_id).where(NotificationRoute.enabled.is_(True))
+
+
 async def enabled_routes(
     session: AsyncSession, *, workspace_ids: list[int]
 ) -> dict[int, list[NotificationRoute]]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core import metrics
@@ -128,17 +128,24 @@ def note_appended(session: AsyncSession, *types: str) -> None:
 
 
 async def own_unsequenced(
-    session: AsyncSession, *, stream: Stream, types: Sequence[str]
+    session: AsyncSession,
+    *,
+    stream: Stream,
+    types: Sequence[str],
+    workspaces: Select[int] | None = None,
 ) -> list[Event]:
-    """The events of these types that the session's own transaction appended and
-    that have no cursor yet, in insertion order. On PostgreSQL, rows written by
-    the transaction itself (``xmin``: events appended under a savepoint are left
-    out); SQLite has one writer, whose events get their cursors before it commits."""
+    """The events of these types (of these ``workspaces``, a subquery, when given)
+    that the session's own transaction appended and that have no cursor yet, in
+    insertion order. On PostgreSQL, rows written by the transaction itself
+    (``xmin``: events appended under a savepoint are left out); SQLite has one
+    writer, whose events get their cursors before it commits."""
     query = (
         select(Event)
         .where(Event.seq.is_(None), Event.stream == stream.value, Event.type.in_(types))
         .order_by(Event.id)
     )
+    if workspaces is not None:
+        query = query.where(Event.workspace_id.in_(workspaces))
     if (await session.connection()).dialect.name == "postgresql":
         query = query.where(text("events.xmin = pg_current_xact_id()::xid"))
     return list((await session.scalars(query)).all())
