@@ -13,8 +13,10 @@ happen once across replicas guards it with row locks of its own.
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -94,6 +96,9 @@ class Loop:
     interval: timedelta
     run: LoopPass
     wakeup: asyncio.Event
+    #: The least time between the starts of two passes: wake-ups that come
+    #: sooner are served together by the next pass.
+    spacing: float = 0.0
 
 
 @dataclass
@@ -131,12 +136,19 @@ class JobRunner:
         self.periodic[name] = Periodic(name, interval, run, background)
 
     def register_loop(
-        self, name: str, interval: timedelta, run: LoopPass, *, wakeup: asyncio.Event
+        self,
+        name: str,
+        interval: timedelta,
+        run: LoopPass,
+        *,
+        wakeup: asyncio.Event,
+        spacing: float = 0.0,
     ) -> None:
         """Run ``run`` in every replica while the runner runs: again as soon as
-        ``wakeup`` is set (during a pass too), else after the pause it returns,
+        ``wakeup`` is set (during a pass too) but no sooner than ``spacing``
+        seconds after the last pass started, else after the pause it returns,
         bounded by ``interval``."""
-        self.loops[name] = Loop(name, interval, run, wakeup)
+        self.loops[name] = Loop(name, interval, run, wakeup, spacing)
 
     def wake(self) -> None:
         self._wake.set()
@@ -316,7 +328,11 @@ class JobRunner:
 
     async def _keep_looping(self, loop: Loop) -> None:
         interval = loop.interval.total_seconds()
+        started = -math.inf
         while True:
+            if (wait := started + loop.spacing - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            started = time.monotonic()
             loop.wakeup.clear()
             pause: float | None = interval
             try:

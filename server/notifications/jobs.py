@@ -28,6 +28,12 @@ from server.notifications import alert_feed
 from server.notifications.sending import Sender, next_due_at
 from server.notifications.transports import Attempt
 
+#: The dispatcher makes the messages of alerts fired where no job runner ran
+#: (their own replica makes the others as they fire): under a stream of commits
+#: it makes a pass at most this often, each taking what the commits meanwhile
+#: brought, rather than one transaction per commit.
+DISPATCH_SPACING_SECONDS = 0.2
+
 
 async def dispatch(services: Services, *, wait: bool = True) -> int:
     """Turn the alerts fired since the last run into messages; how many."""
@@ -95,7 +101,11 @@ def register(services: Services) -> None:
 
     services.outbox.react((alert_feed.FIRED,), notify_fired_here)
     services.runner.register_loop(
-        "notification_dispatch", interval, dispatch_fired_alerts, wakeup=dispatch_wakeup
+        "notification_dispatch",
+        interval,
+        dispatch_fired_alerts,
+        wakeup=dispatch_wakeup,
+        spacing=DISPATCH_SPACING_SECONDS,
     )
     services.runner.register_loop(
         "notification_send", interval, send_due_attempts, wakeup=send_wakeup

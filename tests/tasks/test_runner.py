@@ -1,6 +1,8 @@
 """Tasks through GraphQL, and the runner's lease and periodic guarantees."""
 
 import asyncio
+import itertools
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -248,3 +250,28 @@ async def test_a_loop_runs_again_after_the_pause_its_pass_asks_for(services: Ser
         await asyncio.wait_for(again.wait(), timeout=5)
     finally:
         await runner.stop()
+
+
+async def test_wake_ups_sooner_than_a_loops_spacing_share_its_next_pass(
+    services: Services,
+) -> None:
+    starts: list[float] = []
+    wakeup = asyncio.Event()
+
+    async def one_pass() -> float | None:
+        starts.append(time.monotonic())
+        return None
+
+    runner = JobRunner(services.db, services.outbox, services.clock, concurrency=0)
+    runner.register_loop("test-loop", timedelta(minutes=1), one_pass, wakeup=wakeup, spacing=0.3)
+    await runner.start()
+    try:
+        for _ in range(10):  # ten wake-ups over 0.5 s
+            wakeup.set()
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.4)
+    finally:
+        await runner.stop()
+    assert 2 <= len(starts) <= 3, starts
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert all(gap >= 0.29 for gap in gaps), gaps
