@@ -131,6 +131,9 @@ def make_settings(backend: Backend, **overrides: object) -> Settings:
         "websocket_init_timeout_seconds": 1.0,
         "event_poll_seconds": 0.2,
         "job_poll_seconds": 0.1,
+        # A test process stalls now and then (a collection of its large heap):
+        # a stall is not a Redis outage. The outage tests stop Redis instead.
+        "redis_limits_timeout_seconds": 5.0,
     }
     values.update(overrides)
     return Settings.model_validate(values)

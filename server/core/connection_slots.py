@@ -120,8 +120,8 @@ class RedisSlots:
 
     leased = True
 
-    def __init__(self, url: str, *, lease_seconds: float) -> None:
-        self._redis: Redis = quick_redis(url)
+    def __init__(self, settings: Settings, *, lease_seconds: float) -> None:
+        self._redis: Redis = quick_redis(settings)
         self._lease_ms = max(1, round(lease_seconds * 1000))
         self._admit = self._redis.register_script(ADMIT_SCRIPT)
         self._renew = self._redis.register_script(RENEW_SCRIPT)
@@ -172,7 +172,7 @@ class ConnectionSlots:
         limit = settings.max_websocket_connections_per_key
         lease = settings.websocket_slot_lease_seconds
         if uses_redis(settings):
-            store = RedisSlots(settings.redis_url, lease_seconds=lease)
+            store = RedisSlots(settings, lease_seconds=lease)
             return cls(store, limit=limit, lease_seconds=lease, namespace=namespace, redis=redis)
         return cls(MemorySlots(), limit=limit, lease_seconds=lease, namespace=namespace)
 

@@ -107,8 +107,8 @@ class MemoryBuckets:
 class RedisBuckets:
     """The buckets of every replica, in Redis, one script call per request."""
 
-    def __init__(self, url: str) -> None:
-        self._redis: Redis = quick_redis(url)
+    def __init__(self, settings: Settings) -> None:
+        self._redis: Redis = quick_redis(settings)
         self._script = self._redis.register_script(RATE_LIMIT_SCRIPT)
 
     async def take(self, checks: Sequence[Check], cost: int) -> list[Verdict]:
@@ -183,7 +183,7 @@ class RateLimiter:
         namespace = deployment_namespace(settings)
         budgets = Budgets.from_settings(settings)
         if uses_redis(settings):
-            return cls(budgets, RedisBuckets(settings.redis_url), namespace=namespace, redis=redis)
+            return cls(budgets, RedisBuckets(settings), namespace=namespace, redis=redis)
         return cls(budgets, MemoryBuckets(), namespace=namespace)
 
     @property

@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     #: address is the connection's peer, or behind a proxy trusted by
     #: ``trust_forwarded_proto`` the last address of its ``X-Forwarded-For``.
     rate_limit_anonymous_per_minute: int = Field(default=300, ge=0)
+    #: How long rate limits and websocket slots wait for a Redis command before
+    #: letting the work through (fail open); a new connection gets twice as long.
+    redis_limits_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
     #: Query cost: a list field costs its ``first`` (or the default page size)
     #: times its selection; a document over this cost is refused.
     max_query_cost: int = Field(default=10_000, ge=1)

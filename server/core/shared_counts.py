@@ -2,9 +2,10 @@
 
 They live in Redis when the bus is Redis (``uses_redis``), in keys namespaced by
 the deployment (``deployment_namespace``), through a client that gives up on a
-command within half a second and on a new connection within a second
-(``quick_redis``): short enough that an unreachable Redis costs little, long
-enough that a busy event loop is not taken for an outage. When Redis cannot be reached they let
+command within ``redis_limits_timeout_seconds`` (half a second by default) and
+on a new connection within twice that (``quick_redis``): short enough that an
+unreachable Redis costs little, long enough that a busy event loop is not taken
+for an outage. When Redis cannot be reached they let
 work through rather than refuse it (``FailOpen``): the outage is logged once
 (``server.core.outages``), each pass is counted in a metric, and Redis is asked
 again at most once a second meanwhile, so an unreachable Redis costs no waiting.
@@ -19,8 +20,6 @@ from redis.asyncio import Redis
 from server.core.outages import Dependency
 from server.core.settings import Settings
 
-REDIS_COMMAND_TIMEOUT_SECONDS = 0.5
-REDIS_CONNECT_TIMEOUT_SECONDS = 1.0
 RETRY_REDIS_SECONDS = 1.0
 
 
@@ -33,11 +32,10 @@ def deployment_namespace(settings: Settings) -> str:
     return hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
 
 
-def quick_redis(url: str) -> Redis:
+def quick_redis(settings: Settings) -> Redis:
+    timeout = settings.redis_limits_timeout_seconds
     return Redis.from_url(
-        url,
-        socket_timeout=REDIS_COMMAND_TIMEOUT_SECONDS,
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_SECONDS,
+        settings.redis_url, socket_timeout=timeout, socket_connect_timeout=2 * timeout
     )
 
 
