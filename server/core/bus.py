@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 WAKEUP_CHANNEL = "opsgraph.events"
 RECONNECTED = "reconnected"
+FIRST_BACKOFF_SECONDS = 0.1
 MAX_BACKOFF_SECONDS = 5.0
 CLOSE_TIMEOUT_SECONDS = 1.0
 
@@ -78,7 +79,7 @@ class ResilientRedisBackend(BroadcastBackend):
         return await self._queue.get()
 
     async def _listen_forever(self) -> None:
-        backoff = 0.1
+        backoff = FIRST_BACKOFF_SECONDS
         first = True
         while True:
             await self._subscribed.wait()
@@ -88,12 +89,18 @@ class ResilientRedisBackend(BroadcastBackend):
             try:
                 await self._listen(announce=not first)
             except (RedisConnectionError, RedisTimeoutError, OSError) as error:
-                logger.warning("redis bus disconnected (%s); reconnecting in %.1fs", error, backoff)
+                # Said once per outage; the attempts that follow are debug lines.
+                log = logger.warning if backoff == FIRST_BACKOFF_SECONDS else logger.debug
+                log(
+                    "redis bus disconnected (%s); reconnecting every %.1fs at most",
+                    error,
+                    MAX_BACKOFF_SECONDS,
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 first = False
                 continue
-            backoff = 0.1
+            backoff = FIRST_BACKOFF_SECONDS
 
     async def _listen(self, *, announce: bool) -> None:
         client: Redis = Redis.from_url(self._url)
@@ -105,7 +112,7 @@ class ResilientRedisBackend(BroadcastBackend):
             if announce:
                 for channel in self._channels:
                     self._offer(Event(channel=channel, message=RECONNECTED))
-                logger.info("redis bus reconnected")
+                logger.warning("redis bus reconnected")
             async for message in pubsub.listen():
                 if message["type"] == "message":
                     self._offer(

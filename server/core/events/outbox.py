@@ -116,7 +116,9 @@ class Outbox:
             async with asyncio.timeout(BUS_TIMEOUT_SECONDS):
                 await self._bus.notify(seq)
         except Exception as error:
-            logger.warning("could not announce events up to %s on the bus: %r", seq, error)
+            # Said once until the bus takes an announcement again.
+            log = logger.debug if self._retrying is not None else logger.warning
+            log("could not announce events up to %s on the bus: %r; retrying", seq, error)
             return False
         # Events committed while we were sending skipped their own announcement
         # if a retry was under way: announce them too before stopping.
@@ -133,6 +135,7 @@ class Outbox:
             while True:
                 await asyncio.sleep(delay)
                 if await self._notify():
+                    logger.warning("announcing events on the bus again")
                     return
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
         finally:
