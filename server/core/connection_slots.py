@@ -19,12 +19,12 @@ from typing import Protocol
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from server.core import metrics
 from server.core.outages import Dependency
 from server.core.settings import Settings
 from server.core.shared_counts import (
+    REDIS_FAILURES,
     FailOpen,
     deployment_namespace,
     quick_redis,
@@ -179,14 +179,11 @@ class ConnectionSlots:
     async def acquire(self, key_id: int, connection_id: str) -> bool:
         """Take a slot of the key for this connection; False when it has none left."""
         key = f"{self._prefix}:{key_id}"
-        if self._fail_open.skipping():
-            return True
-        try:
-            admitted = await self._store.admit(key, connection_id, self.limit)
-        except (RedisError, OSError) as error:
-            self._fail_open.opened(error)
-            return True
-        self._fail_open.succeeded()
+        admitted = await self._fail_open.attempt(
+            lambda: self._store.admit(key, connection_id, self.limit)
+        )
+        if admitted is None:
+            return True  # Redis unreachable: let it in
         if admitted:
             self._held.setdefault(key, set()).add(connection_id)
             if self._store.leased:
@@ -203,7 +200,7 @@ class ConnectionSlots:
             del self._held[key]
         try:
             await self._store.release(key, connection_id)
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             self._fail_open.failed(error)  # its lease runs out instead
 
     async def close(self) -> None:
@@ -225,7 +222,7 @@ class ConnectionSlots:
             await asyncio.sleep(self._lease_seconds / 3)
             try:
                 await self._store.renew({key: set(ids) for key, ids in self._held.items()})
-            except (RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 self._fail_open.failed(error)
             else:
                 self._fail_open.succeeded()

@@ -23,7 +23,6 @@ from typing import Protocol
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from server.core import metrics
 from server.core.auth import Principal
@@ -218,14 +217,9 @@ class RateLimiter:
     ) -> RateLimitStatus | None:
         if not checks:
             return None
-        if self._fail_open.skipping():
+        verdicts = await self._fail_open.attempt(lambda: self._store.take(checks, cost))
+        if verdicts is None:
             return None
-        try:
-            verdicts = await self._store.take(checks, cost)
-        except (RedisError, OSError) as error:
-            self._fail_open.opened(error)
-            return None
-        self._fail_open.succeeded()
         status = _tightest(verdicts)
         if not status.allowed:
             metrics.child(refused, kind.value).inc()

@@ -5,22 +5,29 @@ the deployment (``deployment_namespace``), through a client that gives up on a
 command within ``redis_limits_timeout_seconds`` (half a second by default) and
 on a new connection within twice that (``quick_redis``): short enough that an
 unreachable Redis costs little, long enough that a busy event loop is not taken
-for an outage. When Redis cannot be reached they let
-work through rather than refuse it (``FailOpen``): the outage is logged once
+for an outage. When Redis cannot be reached they let work through rather than
+refuse it (``FailOpen.attempt``): the outage is logged once
 (``server.core.outages``), each pass is counted in a metric, and Redis is asked
 again at most once a second meanwhile, so an unreachable Redis costs no waiting.
 """
 
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from server.core.outages import Dependency
 from server.core.settings import Settings
 
 RETRY_REDIS_SECONDS = 1.0
+#: What a call to an unreachable (or failing) Redis raises.
+REDIS_FAILURES = (RedisError, OSError)
+
+T = TypeVar("T")
 
 
 def uses_redis(settings: Settings) -> bool:
@@ -47,19 +54,21 @@ class FailOpen:
         self._redis = redis
         self._skip_until = 0.0
 
-    def skipping(self) -> bool:
-        """True (and the pass counted) while Redis is left alone after a failure."""
+    async def attempt(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        """``call``'s answer; None, and the pass counted, when Redis fails it or
+        is being left alone after a failure (for a second, then asked again)."""
         if time.monotonic() < self._skip_until:
             self._passes.inc()
-            return True
-        return False
-
-    def opened(self, error: BaseException) -> None:
-        """Redis failed a call whose work goes through anyway: count the pass and
-        leave Redis alone for a while."""
-        self._passes.inc()
-        self._skip_until = time.monotonic() + RETRY_REDIS_SECONDS
-        self.failed(error)
+            return None
+        try:
+            answer = await call()
+        except REDIS_FAILURES as error:
+            self._passes.inc()
+            self._skip_until = time.monotonic() + RETRY_REDIS_SECONDS
+            self.failed(error)
+            return None
+        self.succeeded()
+        return answer
 
     def failed(self, error: BaseException) -> None:
         if self._redis is not None:
