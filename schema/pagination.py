@@ -71,14 +71,12 @@ async def connection(
 
     async def count_total() -> int:
         async with context.session() as session:
-            return await pagination.count_rows(session, listing.query)
+            return await pagination.count_rows(session, listing)
 
     plan = rendered.plan(info.selected_fields, listing.order) if rendered else None
     if plan is not None:
         async with context.session() as session:
-            rows = await pagination.paginate_columns(
-                session, listing.query, listing.order, request, plan.columns
-            )
+            rows = await pagination.paginate_columns(session, listing, request, plan.columns)
         edges = plan.render(rows)
         if edges is not None:
             page_info = PageInfo(has_next_page=rows.has_next_page, end_cursor=rows.end_cursor)
@@ -87,5 +85,5 @@ async def connection(
                 edges=cast(list[Edge[NodeT]], edges), page_info=page_info, count_total=count_total
             )
     async with context.session() as session:
-        page = await pagination.paginate(session, listing.query, listing.order, request)
+        page = await pagination.paginate(session, listing, request)
     return Connection.from_page(page, convert, count_total)

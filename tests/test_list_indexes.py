@@ -166,13 +166,9 @@ async def _statements_of_pages(session: AsyncSession, listing: Listing[Any]) -> 
     assert engine is not None
     event.listen(engine.sync_engine, "before_cursor_execute", capture)
     try:
-        first = await pagination.paginate(
-            session, listing.query, listing.order, PageRequest(PAGE, None)
-        )
+        first = await pagination.paginate(session, listing, PageRequest(PAGE, None))
         if first.has_next_page:
-            await pagination.paginate(
-                session, listing.query, listing.order, PageRequest(PAGE, first.end_cursor)
-            )
+            await pagination.paginate(session, listing, PageRequest(PAGE, first.end_cursor))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", capture)
     assert len(captured) == (2 if first.has_next_page else 1), captured

@@ -56,8 +56,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
+        if value is None or value.tzinfo is UTC:  # asyncpg reads timestamptz as UTC
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -103,7 +103,7 @@ def _json_loads(document: str | bytes) -> Any:
         return json.loads(document)
 
 
-def create_engine(url: str, *, pool_size: int = 10, request_comments: bool = True) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, request_comments: bool = True) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, json_deserializer=_json_loads)
         _configure_sqlite(engine)
@@ -111,8 +111,11 @@ def create_engine(url: str, *, pool_size: int = 10, request_comments: bool = Tru
         # No pre-ping: it cost every checkout three round trips (BEGIN, a query,
         # ROLLBACK). A connection found dead when used fails that one statement,
         # and SQLAlchemy then discards every connection pooled before it.
+        # No overflow: connections past the pool's size were opened for one
+        # checkout and closed at its end, a new PostgreSQL backend per request
+        # under load; past ``pool_size`` at once, a checkout waits for one.
         engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, json_deserializer=_json_loads
+            url, pool_size=pool_size, max_overflow=0, json_deserializer=_json_loads
         )
     if request_comments:
         _tag_statements_with_request_id(engine)
@@ -122,7 +125,7 @@ def create_engine(url: str, *, pool_size: int = 10, request_comments: bool = Tru
 class Database:
     """Engine, session factory and the one place where transactions commit."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, request_comments: bool = True) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, request_comments: bool = True) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size, request_comments=request_comments)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)

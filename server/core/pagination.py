@@ -1,15 +1,25 @@
-"""Keyset pagination, newest first, with opaque cursors."""
+"""Keyset pagination, newest first, with opaque cursors.
+
+A page's statement is the listing's query with its order, the cursor's
+condition and its limit added, the values bound as parameters. It is built
+once per query object, cursor or not, and columns asked for, and then kept
+as long as the query is: SQLAlchemy finds a kept statement's compiled form at
+once, where a new one costs more to build and key than to run. Domains keep
+the queries of their common filters (one per shape, with ``bindparam`` for
+the values, which their listings carry), so those pages are not built again.
+"""
 
 import base64
 import binascii
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
-from sqlalchemy import ColumnElement, Row, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -31,6 +41,8 @@ class Listing(Generic[T]):
 
     query: Select[T]
     order: OrderColumns
+    #: Values of the query's ``bindparam``s, by name.
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -90,25 +102,65 @@ def _typed(value: Any, column: InstrumentedAttribute[Any]) -> Any:
     return value
 
 
-def _after(columns: OrderColumns, values: list[Any]) -> ColumnElement[bool]:
+#: Names of the page's own parameters (a listing's must differ).
+LIMIT = "page_limit"
+AFTER = "page_after_{}"
+
+#: Page statements by query, then by (columns, with a cursor); an entry goes
+#: with its query.
+_pages: "weakref.WeakKeyDictionary[Select[Any], dict[tuple[Any, ...], Select[Any]]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _after(columns: OrderColumns) -> ColumnElement[bool]:
     """Rows strictly after the cursor in descending (c1, c2, ...) order: a row
     comparison, which an index on the order columns reads as one range."""
-    typed = [literal(value, column.type) for value, column in zip(values, columns, strict=True)]
-    return tuple_(*columns) < tuple_(*typed)
+    values = [bindparam(AFTER.format(i), type_=column.type) for i, column in enumerate(columns)]
+    return tuple_(*columns) < tuple_(*values)
 
 
-def _keyset(query: Select[Any], order: OrderColumns, request: PageRequest) -> Select[Any]:
-    keyset = query.order_by(*(column.desc() for column in order))
+def _page_statement(
+    listing: Listing[Any], columns: Sequence[Column] | None, with_cursor: bool
+) -> Select[Any]:
+    kept = _pages.setdefault(listing.query, {})
+    key = (tuple(columns) if columns is not None else None, with_cursor)
+    statement = kept.get(key)
+    if statement is None:
+        statement = kept[key] = _build_page_statement(listing, columns, with_cursor)
+    return statement
+
+
+def _build_page_statement(
+    listing: Listing[Any], columns: Sequence[Column] | None, with_cursor: bool
+) -> Select[Any]:
+    statement: Select[Any] = listing.query
+    if columns is not None:
+        statement = cast(
+            Select[Any], statement.with_only_columns(*columns, maintain_column_froms=True)
+        )
+    statement = statement.order_by(*(column.desc() for column in listing.order))
+    if with_cursor:
+        statement = statement.where(_after(listing.order))
+    return statement.limit(bindparam(LIMIT, type_=Integer))
+
+
+def _keyset(
+    listing: Listing[Any], request: PageRequest, columns: Sequence[Column] | None = None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The page's statement and the values of its parameters."""
+    params = {**listing.params, LIMIT: request.first + 1}
     if request.after is not None:
-        keyset = keyset.where(_after(order, decode_cursor(request.after, order)))
-    return keyset.limit(request.first + 1)
+        values = decode_cursor(request.after, listing.order)
+        params.update((AFTER.format(i), value) for i, value in enumerate(values))
+    return _page_statement(listing, columns, request.after is not None), params
 
 
-async def paginate(
-    session: AsyncSession, query: Select[T], order: OrderColumns, request: PageRequest
-) -> Page[T]:
-    rows = list((await session.scalars(_keyset(query, order, request))).all())
+async def paginate(session: AsyncSession, listing: Listing[T], request: PageRequest) -> Page[T]:
+    statement, params = _keyset(listing, request)
+    rows = list((await session.scalars(statement, params)).all())
     items = rows[: request.first]
+    order = listing.order
     return Page(
         items=items,
         cursors=[encode_cursor([getattr(item, column.key) for column in order]) for item in items],
@@ -143,24 +195,22 @@ class RowPage:
 
 
 async def paginate_columns(
-    session: AsyncSession,
-    query: Select[Any],
-    order: OrderColumns,
-    request: PageRequest,
-    columns: Sequence[Column],
+    session: AsyncSession, listing: Listing[Any], request: PageRequest, columns: Sequence[Column]
 ) -> RowPage:
     """The same page as ``paginate``, as rows of ``columns`` alone (in that order)
     rather than whole entities: no object is built and no other column is read or
-    decoded. ``columns`` must include the order columns."""
-    only = query.with_only_columns(*columns, maintain_column_froms=True)
-    rows = list((await session.execute(_keyset(only, order, request))).all())
+    decoded, and the rows are read without the ORM. ``columns`` must include the
+    order columns."""
+    statement, params = _keyset(listing, request, columns)
+    connection = await session.connection()
+    rows = list((await connection.execute(statement, params)).all())
     return RowPage(
         rows=rows[: request.first],
         has_next_page=len(rows) > request.first,
-        order_positions=[position_of(column, columns) for column in order],
+        order_positions=[position_of(column, columns) for column in listing.order],
     )
 
 
-async def count_rows(session: AsyncSession, query: Select[Any]) -> int:
-    counted = select(func.count()).select_from(query.order_by(None).subquery())
-    return int(await session.scalar(counted) or 0)
+async def count_rows(session: AsyncSession, listing: Listing[Any]) -> int:
+    counted = select(func.count()).select_from(listing.query.order_by(None).subquery())
+    return int(await session.scalar(counted, listing.params) or 0)

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=5_000, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     key_cache_seconds: float = Field(default=5.0, ge=0)
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(default=20, ge=1)
     #: Prefix every SQL statement with ``/* request_id=... */``, to find a request's
     #: statements in PostgreSQL's logs and ``pg_stat_activity``. Each statement text
     #: is then unique, so it is prepared and planned afresh every time.

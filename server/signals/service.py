@@ -5,12 +5,13 @@ computes buckets in the database. Every query is scoped to the caller's
 workspace. Services flush and never commit: the caller's transaction does.
 """
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.clock import Clock, require_offset
@@ -144,23 +145,39 @@ def _copy_records(workspace_id: int, samples: Iterator[Sample]) -> Iterator[tupl
         yield (workspace_id, s.service, s.name, s.value, labels, s.ts)
 
 
+@functools.cache
+def _signals_query(*, service: bool, name: bool, from_: bool, to: bool) -> Select[Signal]:
+    """The samples of a workspace, filtered on the columns named; one kept query
+    per shape, its values bound by name."""
+    query = select(Signal).where(Signal.workspace_id == bindparam("workspace_id"))
+    if service:
+        query = query.where(Signal.service == bindparam("service"))
+    if name:
+        query = query.where(Signal.name == bindparam("name"))
+    if from_:
+        query = query.where(Signal.ts >= bindparam("from_"))
+    if to:
+        query = query.where(Signal.ts < bindparam("to"))
+    return query
+
+
 def _signals_listing(*, workspace_id: int, filter_: SignalFilter) -> Listing[Signal]:
     require_offset(filter_.from_, field="filter.from")
     require_offset(filter_.to, field="filter.to")
     refuse_nul(filter_.service, field="filter.service")
     refuse_nul(filter_.name, field="filter.name")
-    query = select(Signal).where(Signal.workspace_id == workspace_id)
-    if filter_.service is not None:
-        query = query.where(Signal.service == filter_.service)
-    if filter_.name is not None:
-        query = query.where(Signal.name == filter_.name)
-    if filter_.from_ is not None:
-        query = query.where(Signal.ts >= filter_.from_)
-    if filter_.to is not None:
-        query = query.where(Signal.ts < filter_.to)
+    query = _signals_query(
+        service=filter_.service is not None,
+        name=filter_.name is not None,
+        from_=filter_.from_ is not None,
+        to=filter_.to is not None,
+    )
     for matcher in validate_matchers(filter_.matchers, field="filter.labels"):
         query = query.where(matcher.to_sql(Signal.labels))
-    return Listing(query, order=[Signal.ts, Signal.id])
+    values = {"service": filter_.service, "name": filter_.name, "from_": filter_.from_}
+    values["to"] = filter_.to
+    params = {key: value for key, value in values.items() if value is not None}
+    return Listing(query, [Signal.ts, Signal.id], params | {"workspace_id": workspace_id})
 
 
 async def list_signals(
