@@ -10,6 +10,7 @@ on a database created for the module and dropped after it.
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 import uvicorn
@@ -34,6 +35,9 @@ async def fresh_server(
         settings = make_settings(
             Backend(backend.name, database_url, backend.redis_url),
             backup_dir=f"{directory}/backups",
+            # The escalation example waits for a sweep; the default 15 s would
+            # be most of the run.
+            escalation_sweep_interval=timedelta(seconds=1),
         )
         await migrate(settings)
         admin_key = await bootstrap(settings)

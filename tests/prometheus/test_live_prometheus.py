@@ -24,8 +24,8 @@ ALERTS = """query($filter: AlertFilter) { alerts(filter: $filter, first: 10) {
 def prometheus_config(opsgraph: str, workspace: Workspace, rules: Path) -> str:
     return f"""
 global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
+  scrape_interval: 250ms
+  evaluation_interval: 250ms
 scrape_configs:
   - job_name: opsgraph
     static_configs:
@@ -35,7 +35,7 @@ remote_write:
     authorization:
       credentials: {workspace.developer}
     queue_config:
-      batch_send_deadline: 1s
+      batch_send_deadline: 250ms
       min_backoff: 100ms
       max_backoff: 1s
 alerting:
@@ -110,7 +110,7 @@ async def test_prometheus_scrapes_remote_writes_and_alerts_into_opsgraph(
             f"--config.file={config}",
             f"--storage.tsdb.path={tmp_path / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
-            "--rules.alert.resend-delay=1s",
+            "--rules.alert.resend-delay=250ms",
         ]
         async with running(argv, port=port, log=tmp_path / "prometheus.log") as server:
             up = await eventually(
