@@ -42,7 +42,8 @@ Environment:
   OPSGRAPH_BENCH_LIST_LARGE      samples of the second (default 10000000; 0 skips it)
   OPSGRAPH_BENCH_DURATION        seconds per wrk round (default 5)
   OPSGRAPH_BENCH_PROFILE_DIR     if set, record a py-spy profile of the opsgraph
-                                 server during one extra, unmeasured 32-connection run
+                                 server during one extra, unmeasured run
+  OPSGRAPH_BENCH_PROFILE_CONNECTIONS  connections of that run (default 32)
 """
 
 import asyncio
@@ -336,7 +337,10 @@ async def compare_lists(
         }
     async with maybe_profile(opsgraph, "list-opsgraph") as profile:
         if profile is not None:
-            await run_wrk(wrk, targets[0], seconds=seconds, connections=CONNECTIONS[-1])
+            connections = env_int(
+                "OPSGRAPH_BENCH_PROFILE_CONNECTIONS", CONNECTIONS[-1], low=1, high=1024
+            )
+            await run_wrk(wrk, targets[0], seconds=seconds, connections=connections)
     if profile is not None:
         results["profile"] = profile
     return results
