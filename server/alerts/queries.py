@@ -1,10 +1,11 @@
 """Reading alerts: filtered listing, open counts and the SLA overview, in SQL."""
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, func, select
+from sqlalchemy import ColumnElement, Float, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.alerts.drafts import AlertStatus, Severity
@@ -28,23 +29,44 @@ class AlertFilter:
     text: str | None = None
 
 
-def alerts_query(*, workspace_id: int, filter_: AlertFilter) -> Select[Alert]:
-    """Alerts of a workspace; ``from``/``to`` keep those that fired in the range
-    (first fired before ``to``, last fired at or after ``from``)."""
+@functools.cache
+def _alerts_query(
+    *, service: bool, statuses: bool, severities: bool, from_: bool, to: bool
+) -> Select[Alert]:
+    """Alerts of a workspace, filtered on what is named; one kept query per shape,
+    its values bound by name."""
+    query = select(Alert).where(Alert.workspace_id == bindparam("workspace_id"))
+    if service:
+        query = query.where(Alert.service == bindparam("service"))
+    if statuses:
+        query = query.where(Alert.status.in_(bindparam("statuses", expanding=True)))
+    if severities:
+        query = query.where(Alert.severity.in_(bindparam("severities", expanding=True)))
+    if from_:
+        query = query.where(Alert.last_fired_at >= bindparam("from_"))
+    if to:
+        query = query.where(Alert.first_fired_at < bindparam("to"))
+    return query
+
+
+def alerts_query(
+    *, workspace_id: int, filter_: AlertFilter
+) -> tuple[Select[Alert], dict[str, Any]]:
+    """Alerts of a workspace and the values of the query's parameters; ``from``/``to``
+    keep those that fired in the range (first fired before ``to``, last fired at or
+    after ``from``)."""
     require_offset(filter_.from_, field="filter.from")
     require_offset(filter_.to, field="filter.to")
-    query = select(Alert).where(Alert.workspace_id == workspace_id)
-    if filter_.service is not None:
-        refuse_nul(filter_.service, field="filter.service")
-        query = query.where(Alert.service == filter_.service)
-    if filter_.statuses:
-        query = query.where(Alert.status.in_([status.value for status in filter_.statuses]))
-    if filter_.severities:
-        query = query.where(Alert.severity.in_([severity.value for severity in filter_.severities]))
-    if filter_.from_ is not None:
-        query = query.where(Alert.last_fired_at >= filter_.from_)
-    if filter_.to is not None:
-        query = query.where(Alert.first_fired_at < filter_.to)
+    refuse_nul(filter_.service, field="filter.service")
+    values: dict[str, Any] = {
+        "service": filter_.service,
+        "statuses": [status.value for status in filter_.statuses] or None,
+        "severities": [severity.value for severity in filter_.severities] or None,
+        "from_": filter_.from_,
+        "to": filter_.to,
+    }
+    params = {key: value for key, value in values.items() if value is not None}
+    query = _alerts_query(**{key: key in params for key in values})
     if filter_.text:
         if len(filter_.text) > MAX_TEXT or "\x00" in filter_.text:
             raise InvalidInput(
@@ -53,7 +75,7 @@ def alerts_query(*, workspace_id: int, filter_: AlertFilter) -> Select[Alert]:
         query = query.where(Alert.summary.icontains(filter_.text, autoescape=True))
     for matcher in validate_matchers(filter_.matchers, field="filter.labels"):
         query = query.where(matcher.to_sql(Alert.labels, {"service": Alert.service}))
-    return query
+    return query, params | {"workspace_id": workspace_id}
 
 
 @dataclass(frozen=True)

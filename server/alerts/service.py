@@ -112,9 +112,9 @@ async def list_alerts(
 ) -> Listing[Alert]:
     """The workspace's alerts that pass ``filter_``; refuses a label pattern the
     database could not compile, which would otherwise fail inside the query."""
-    query = queries.alerts_query(workspace_id=workspace_id, filter_=filter_)
+    query, params = queries.alerts_query(workspace_id=workspace_id, filter_=filter_)
     await check_patterns_in_database(session, filter_.matchers, field="filter.labels")
-    return Listing(query, (Alert.id,))
+    return Listing(query, (Alert.id,), params)
 
 
 async def find_alert(session: AsyncSession, *, workspace_id: int, alert_id: int) -> Alert | None:
