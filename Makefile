@@ -11,6 +11,10 @@ UV         := $(TOOLS)/bin/uv
 BIN        := .venv/bin
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
+# Let Python keep the modules it compiles: with PYTHONDONTWRITEBYTECODE set (as some
+# machines do) every process compiles all of its imports again, about 2 s for the
+# server, and the suite starts dozens of them.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: run demo test check lint typecheck lock schema bench clean
 
