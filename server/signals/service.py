@@ -166,17 +166,16 @@ def _signals_listing(*, workspace_id: int, filter_: SignalFilter) -> Listing[Sig
     require_offset(filter_.to, field="filter.to")
     refuse_nul(filter_.service, field="filter.service")
     refuse_nul(filter_.name, field="filter.name")
-    query = _signals_query(
-        service=filter_.service is not None,
-        name=filter_.name is not None,
-        from_=filter_.from_ is not None,
-        to=filter_.to is not None,
-    )
+    values = {
+        "service": filter_.service,
+        "name": filter_.name,
+        "from_": filter_.from_,
+        "to": filter_.to,
+    }
+    params = {key: value for key, value in values.items() if value is not None}
+    query = _signals_query(**{key: key in params for key in values})
     for matcher in validate_matchers(filter_.matchers, field="filter.labels"):
         query = query.where(matcher.to_sql(Signal.labels))
-    values = {"service": filter_.service, "name": filter_.name, "from_": filter_.from_}
-    values["to"] = filter_.to
-    params = {key: value for key, value in values.items() if value is not None}
     return Listing(query, [Signal.ts, Signal.id], params | {"workspace_id": workspace_id})
 
 

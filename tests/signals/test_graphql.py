@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from server.core import pagination
 from server.core.clock import FrozenClock
+from server.core.pagination import PageRequest
 from server.core.services import Services
 from server.signals import service as signal_service
+from server.signals.service import SignalFilter
 from server.signals.validation import SampleInput
 from tests.conftest import START, Backend, Workspace, make_settings, running_app
 from tests.graphql_client import GraphQLClient
@@ -877,3 +880,49 @@ async def test_the_overview_of_an_empty_workspace(gql: GraphQLClient, workspace:
     overview = (await gql.data(OVERVIEW, key=workspace.viewer))["observabilityOverview"]
     assert overview["services"] == []
     assert await gql.error_code(OVERVIEW) == "UNAUTHENTICATED"
+
+
+async def test_kept_list_queries_take_each_requests_values_alone(
+    gql: GraphQLClient, workspace: Workspace, other_workspace: Workspace
+) -> None:
+    """A filter shape's query, and its pages, are built once and kept: requests
+    of one shape that alternate between workspaces, services, time ranges, page
+    sizes and cursors each see their own rows only."""
+    await ingest(gql, workspace.developer, [sample(i, ts=at(i)) for i in range(6)])
+    await ingest(
+        gql, workspace.developer, [sample(10 + i, ts=at(i), service="db") for i in range(3)]
+    )
+    await ingest(gql, other_workspace.developer, [sample(20 + i, ts=at(i)) for i in range(4)])
+    api, db = {"service": "api"}, {"service": "db"}
+    window = {"service": "api", "from": at(1).isoformat(), "to": at(4).isoformat()}
+    for _ in range(2):
+        assert values_of(await list_signals(gql, workspace.viewer, api)) == [5, 4, 3, 2, 1, 0]
+        assert values_of(await list_signals(gql, workspace.viewer, db)) == [12, 11, 10]
+        assert values_of(await list_signals(gql, other_workspace.viewer, api)) == [23, 22, 21, 20]
+        assert values_of(await list_signals(gql, workspace.viewer, window)) == [3, 2, 1]
+        first = await list_signals(gql, workspace.viewer, api, first=2)
+        after = first["pageInfo"]["endCursor"]
+        rest = await list_signals(gql, workspace.viewer, api, first=3, after=after)
+        assert values_of(first) + values_of(rest) == [5, 4, 3, 2, 1]
+        other = await list_signals(gql, other_workspace.viewer, api, first=1)
+        after = other["pageInfo"]["endCursor"]
+        other_rest = await list_signals(gql, other_workspace.viewer, api, first=5, after=after)
+        assert values_of(other_rest) == [22, 21, 20]
+
+
+def test_one_filter_shape_is_one_kept_query_and_one_kept_page_statement() -> None:
+    api = signal_service._signals_listing(workspace_id=1, filter_=SignalFilter(service="api"))
+    db = signal_service._signals_listing(workspace_id=2, filter_=SignalFilter(service="db"))
+    assert api.query is db.query
+    assert (api.params, db.params) == (
+        {"service": "api", "workspace_id": 1},
+        {"service": "db", "workspace_id": 2},
+    )
+    named = signal_service._signals_listing(
+        workspace_id=1, filter_=SignalFilter(service="api", name="x")
+    )
+    assert named.query is not api.query
+    first, first_params = pagination._keyset(api, PageRequest(10, None))
+    again, again_params = pagination._keyset(db, PageRequest(50, None))
+    assert first is again
+    assert (first_params["page_limit"], again_params["page_limit"]) == (11, 51)
