@@ -130,10 +130,15 @@ class ResilientRedisBackend(BroadcastBackend):
             self._queue.put_nowait(event)
 
 
+def is_redis_url(url: str) -> bool:
+    """Whether ``url`` names a Redis server (else the bus is this process's memory)."""
+    return url.startswith(("redis://", "rediss://"))
+
+
 class EventBus:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.is_redis = url.startswith(("redis://", "rediss://"))
+        self.is_redis = is_redis_url(url)
         if self.is_redis:
             self.broadcast = Broadcast(backend=ResilientRedisBackend(url))
             self._redis: Redis | None = Redis.from_url(url)

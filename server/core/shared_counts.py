@@ -20,6 +20,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from server.core.bus import is_redis_url
 from server.core.outages import Dependency
 from server.core.settings import Settings
 
@@ -31,7 +32,8 @@ T = TypeVar("T")
 
 
 def uses_redis(settings: Settings) -> bool:
-    return settings.redis_url.startswith(("redis://", "rediss://", "unix://"))
+    """Whether the bus, and so the shared counts, are in Redis."""
+    return is_redis_url(settings.redis_url)
 
 
 def deployment_namespace(settings: Settings) -> str:
