@@ -68,10 +68,14 @@ def register(services: Services) -> None:
     dispatch_wakeup, send_wakeup = asyncio.Event(), asyncio.Event()
     services.feed.on_new_events(dispatch_wakeup.set)
 
+    def wake_for_retries(sent: asyncio.Task[bool]) -> None:
+        # A send that left a retry (or did not finish) has a due time the
+        # sender's rounds have not seen: they look again. Otherwise they sleep on.
+        if sent.cancelled() or sent.result():
+            send_wakeup.set()
+
     def hand_off(attempts: list[Attempt]) -> None:
-        # Once recorded, the sender's rounds look again: a failed attempt left a
-        # retry whose due time they have not seen.
-        the_sender.hand_off(attempts).add_done_callback(lambda _: send_wakeup.set())
+        the_sender.hand_off(attempts).add_done_callback(wake_for_retries)
 
     async def dispatch_fired_alerts() -> None:
         # The new attempts go straight to this replica's sender, claimed in the
